@@ -1,0 +1,159 @@
+"""Argument checks shared by every container, in the spirit of scipy's ``check_format``.
+
+Every public constructor and operator calls these before any numba kernel
+runs: a kernel does no bounds checks, so malformed data must never reach it.
+Errors name the field that is wrong.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+
+
+def check_shape(shape, ndim: int = 2) -> tuple:
+    """Return ``shape`` as a tuple of ``ndim`` non-negative Python ints."""
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(f"shape must be a tuple of {ndim} integers, got {shape!r}") from None
+    if len(dims) != ndim:
+        raise ValueError(f"shape must have {ndim} entries, got {shape!r}")
+    out = []
+    for d in dims:
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (numbers.Integral, np.integer)):
+            raise TypeError(f"shape entries must be integers, got {shape!r}")
+        if d < 0:
+            raise ValueError(f"shape entries must be non-negative, got {shape!r}")
+        out.append(int(d))
+    return tuple(out)
+
+
+def as_float_array(name: str, values, *, ndim: int | None = None, dtype=None) -> np.ndarray:
+    """A C-contiguous float32/float64 array; ints and bools become float64.
+
+    ``dtype`` forces one of the two float types.  Complex, object and string
+    arrays are rejected with ``TypeError``.
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must be real; complex dtype {arr.dtype} is not supported")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if dtype is not None:
+        target = np.dtype(dtype)
+        if target not in FLOAT_DTYPES:
+            raise TypeError(f"dtype must be float32 or float64, got {target}")
+    elif arr.dtype in FLOAT_DTYPES:
+        target = arr.dtype
+    else:  # ints, bools, float16, longdouble
+        target = np.dtype(np.float64)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got an array of shape {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=target)
+
+
+def as_index_array(name: str, values, dtype=None) -> np.ndarray:
+    """A 1-D C-contiguous int32/int64 array (other integer types become int64)."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got an array of shape {arr.shape}")
+    if arr.size == 0 and arr.dtype.kind == "f":
+        arr = arr.astype(np.int64)  # np.asarray([]) is float64
+    if arr.dtype.kind not in "iu" or arr.dtype.kind == "b":
+        raise TypeError(f"{name} must have an integer dtype, got {arr.dtype}")
+    if dtype is not None:
+        target = np.dtype(dtype)
+        if target not in INDEX_DTYPES:
+            raise TypeError(f"index dtype must be int32 or int64, got {target}")
+    elif arr.dtype in INDEX_DTYPES:
+        target = arr.dtype
+    else:
+        target = np.dtype(np.int64)
+    if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(target).max:
+        raise ValueError(f"{name} has values too large for {target}")
+    if arr.dtype.itemsize > target.itemsize and arr.size:
+        info = np.iinfo(target)
+        if arr.min() < info.min or arr.max() > info.max:
+            raise ValueError(f"{name} has values that do not fit in {target}")
+    return np.ascontiguousarray(arr, dtype=target)
+
+
+def check_indices_in_range(name: str, indices: np.ndarray, bound: int) -> None:
+    """Every entry of ``indices`` must lie in ``[0, bound)``."""
+    if indices.size == 0:
+        return
+    lo = int(indices.min())
+    hi = int(indices.max())
+    if lo < 0:
+        pos = int(np.argmax(indices < 0))
+        raise ValueError(f"{name} must be non-negative; {name}[{pos}] = {int(indices[pos])}")
+    if hi >= bound:
+        pos = int(np.argmax(indices >= bound))
+        raise ValueError(
+            f"{name} out of range: {name}[{pos}] = {int(indices[pos])} but the bound is {bound}"
+        )
+
+
+def check_no_duplicates(name: str, indices: np.ndarray) -> None:
+    """Reject repeated entries in ``indices`` (O(nnz log nnz))."""
+    if indices.size < 2:
+        return
+    s = np.sort(indices)
+    dup = s[1:] == s[:-1]
+    if dup.any():
+        raise ValueError(f"{name} has duplicate entries (e.g. {int(s[1:][dup][0])})")
+
+
+def check_indptr(indptr: np.ndarray, n_rows: int, nnz: int, what: str = "rows") -> None:
+    """indptr has n_rows+1 entries, starts at 0, never decreases and ends at nnz."""
+    if indptr.shape[0] != n_rows + 1:
+        raise ValueError(
+            f"indptr must have length {n_rows + 1} ({what} + 1), got {indptr.shape[0]}"
+        )
+    if indptr[0] != 0:
+        raise ValueError(f"indptr must start at 0, got indptr[0] = {int(indptr[0])}")
+    if n_rows:
+        d = np.diff(indptr)
+        if (d < 0).any():
+            pos = int(np.argmax(d < 0))
+            raise ValueError(
+                f"indptr must be non-decreasing: indptr[{pos}] = {int(indptr[pos])} > "
+                f"indptr[{pos + 1}] = {int(indptr[pos + 1])}"
+            )
+    if indptr[-1] != nnz:
+        raise ValueError(
+            f"indptr must end at the number of stored entries ({nnz}), "
+            f"got indptr[-1] = {int(indptr[-1])}"
+        )
+
+
+def common_index_dtype(*arrays: np.ndarray) -> np.dtype:
+    """int64 if any array is int64, else int32."""
+    return np.dtype(np.int64) if any(a.dtype == np.int64 for a in arrays) else np.dtype(np.int32)
+
+
+def as_operand(x, n_rows: int, dtype: np.dtype, name: str = "x") -> np.ndarray:
+    """Validate the dense right-hand side of ``A @ x``.
+
+    ``x`` must be 1-D of length ``n_rows`` or 2-D with ``n_rows`` rows; it is
+    returned C-contiguous in the float dtype of the product.
+    """
+    arr = np.asarray(x)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must be real; complex dtype {arr.dtype} is not supported")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"{name} must be 1-D or 2-D, got {arr.ndim}-D")
+    if arr.shape[0] != n_rows:
+        raise ValueError(
+            f"dimension mismatch: matrix has {n_rows} columns but {name} has shape {arr.shape}"
+        )
+    out_dtype = np.result_type(dtype, arr.dtype) if arr.dtype.kind == "f" else dtype
+    if out_dtype not in FLOAT_DTYPES:
+        out_dtype = np.dtype(np.float64)
+    return np.ascontiguousarray(arr, dtype=out_dtype)
