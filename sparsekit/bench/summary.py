@@ -1,0 +1,156 @@
+"""The issue-3 goals, checked against a results document, and a Markdown summary of a run.
+
+``goals(doc)`` returns one record per goal: what was measured, the figure,
+the target and whether it was met (``None`` when the run lacks the data).
+``render_summary(doc)`` makes the Markdown table committed as
+``results/bench/SUMMARY.md``.
+"""
+from __future__ import annotations
+
+__all__ = ["goals", "render_summary", "stack", "best_block"]
+
+SERIAL = "numba-simd"
+PARALLEL = "numba-parallel"
+
+
+def stack(doc: dict, backend: str, block: str, sparsity: float, threads: int = 1):
+    for s in doc.get("stacks", []):
+        if (s["backend"] == backend and s["block"] == block and s["threads"] == threads
+                and abs(s["sparsity"] - sparsity) < 1e-9):
+            return s
+    return None
+
+
+def best_block(doc: dict, backend: str = SERIAL, sparsity: float = 0.9, threads: int = 1):
+    cands = [s for s in doc.get("stacks", []) if s["backend"] == backend and s["threads"] == threads
+             and abs(s["sparsity"] - sparsity) < 1e-9]
+    return max(cands, key=lambda s: s["speedup"]) if cands else None
+
+
+def _band(s: dict) -> str:
+    """Speedup with the band given by the summed quartiles of the sparse time."""
+    lo, hi = s["dense_total_s"] / s["q3_s"], s["dense_total_s"] / s["q1_s"]
+    return f"{s['speedup']:.2f}x ({lo:.2f}-{hi:.2f})"
+
+
+def goals(doc: dict) -> list:
+    out = []
+
+    def add(goal, measured, value, target, met, how):
+        out.append({"goal": goal, "measured": measured, "value": value, "target": target, "met": met,
+                    "how": how})
+
+    b = best_block(doc)
+    add("MobileNetV1 pointwise stack, 90%, best block, 1T fp32",
+        _band(b) + f", block {b['block']}" if b else "n/a", b["speedup"] if b else None, ">= 4.5x",
+        (b["speedup"] >= 4.5) if b else None,
+        f"{SERIAL}: summed dense time / summed sparse time over the 13 layers")
+    s = stack(doc, SERIAL, "1x1", 0.9)
+    add("same, unstructured (1x1, CSR)", _band(s) if s else "n/a", s["speedup"] if s else None, ">= 2.6x",
+        (s["speedup"] >= 2.6) if s else None, f"{SERIAL}, CSR")
+    be = doc.get("break_even", {})
+    for blk in ("4x1", "1x4"):
+        e = be.get(blk)
+        v = e["break_even"] if e else None
+        add(f"break-even sparsity, {blk} blocks" + (" (MNN's 1x4)" if blk == "4x1" else ""),
+            (f"{v:.2f}" if v is not None else (e["status"] if e else "n/a")), v, "<= 0.5",
+            (v <= 0.5) if v is not None else (False if e else None),
+            "speedup = 1 crossing of the stack total, interpolated")
+    sc = stack(doc, "scipy", "1x1", 0.9)
+    if s and sc:
+        r = sc["total_s"] / s["total_s"]
+        add("vs scipy.sparse, 90%, 1x1 (CSR vs CSR)", f"{r:.2f}x", r, ">= 3x", r >= 3.0,
+            "scipy stack time / numba-simd stack time, same cases")
+    if b:
+        scb = stack(doc, "scipy", b["block"], 0.9)
+        if scb:
+            r = scb["total_s"] / b["total_s"]
+            add(f"vs scipy.sparse, 90%, best block {b['block']}", f"{r:.2f}x", r, ">= 3x", r >= 3.0,
+                "scipy (CSR of the same matrix) / numba-simd BCSR")
+    ex = doc.get("extras", {})
+    sp = ex.get("spmv_llc", {}).get("threads", {}).get("1")
+    if sp:
+        add("SpMV past the LLC vs STREAM triad, 1T", f"{100 * sp['fraction_of_triad']:.0f}% "
+            f"({sp['gbs_median']:.1f} of {sp['triad_gbs']:.1f} GB/s)", sp["fraction_of_triad"], ">= 80%",
+            sp["fraction_of_triad"] >= 0.8, f"CSR fp64, {ex['spmv_llc']['matrix_mib']:.0f} MiB matrix")
+    ax = ex.get("axpy")
+    if ax:
+        r = ax["method_ratio_max_min"]
+        add("SparseVector.axpy, n = 1e3..1e7, 1e3 nonzeros", f"max/min time {r:.2f}x "
+            f"(bare kernel {ax['kernel_ratio_max_min']:.2f}x)", r, "<= 1.5x", r <= 1.5,
+            "median time per call of u.axpy(r, v, ws)")
+    if b:
+        p1, p2 = stack(doc, PARALLEL, b["block"], 0.9, 1), stack(doc, PARALLEL, b["block"], 0.9, 2)
+        if p1 and p2:
+            r = p1["total_s"] / p2["total_s"]
+            add(f"2 threads vs 1 thread, mobilenet stack 90%, {b['block']}", f"{r:.2f}x", r, ">= 1.7x",
+                r >= 1.7, f"{PARALLEL} stack time 1T / 2T")
+    return out
+
+
+def _fmt_met(m) -> str:
+    return {True: "met", False: "**not met**", None: "no data"}[m]
+
+
+def render_summary(doc: dict, results_path: str = "") -> str:
+    m = doc["machine"]
+    lines = [f"# Benchmark summary ({doc['preset']} preset)", "",
+             f"Machine: {m['line']}", "",
+             f"Run: {doc['started']} to {doc['finished']} UTC; `{doc.get('command') or 'python -m sparsekit.bench'}`",
+             "", f"BLAS environment: " + ", ".join(f"{k}={v}" for k, v in m["blas_env"].items()), "",
+             "Timing: " + doc["config"]["timing"] + f"; {doc['config']['repeats']} repeats. Figures in "
+             "parentheses are the band from the summed quartiles of the sparse time.", "",
+             "## Issue-3 goals", "", "| goal | measured | target | met? |", "|---|---|---|---|"]
+    for g in goals(doc):
+        lines.append(f"| {g['goal']} | {g['measured']} | {g['target']} | {_fmt_met(g['met'])} |")
+    lines += ["", "## Stack speedup over dense BLAS at 90% sparsity, 1 thread", "",
+              "| block | " + " | ".join(_backends(doc)) + " |", "|---" * (1 + len(_backends(doc))) + "|"]
+    for blk in doc["config"]["blocks"]:
+        cells = []
+        for bk in _backends(doc):
+            s = stack(doc, bk, blk, 0.9)
+            cells.append(f"{s['speedup']:.2f}x" if s else "-")
+        lines.append(f"| {blk} | " + " | ".join(cells) + " |")
+    be = doc.get("break_even", {})
+    if be:
+        lines += ["", "## Break-even sparsity (numba-simd, 1 thread, stack total)", "",
+                  "| block | break-even | how |", "|---|---|---|"]
+        for blk, e in be.items():
+            v = f"{e['break_even']:.2f}" if e["break_even"] is not None else "-"
+            lines.append(f"| {blk} | {v} | {e['status']} |")
+    b = best_block(doc)
+    if b:
+        lines += ["", f"## Per layer at 90%, numba-simd, 1 thread (block {b['block']} and 1x1)", "",
+                  "| layer | C_out x C_in x HW | dense ms | " + f"{b['block']} ms | speedup | 1x1 ms | speedup |",
+                  "|---|---|---|---|---|---|---|"]
+        rows = {(r["layer"], r["block"]): r for r in doc["results"] if r["backend"] == SERIAL
+                and r["threads"] == 1 and abs(r["sparsity"] - 0.9) < 1e-9 and r["status"] == "ok"}
+        for name, cin, cout, hw in doc["config"]["layers"]:
+            rb, r1 = rows.get((name, b["block"])), rows.get((name, "1x1"))
+            if rb is None:
+                continue
+            lines.append(f"| {name} | {cout}x{cin}x{hw} | {1e3 * rb['dense_median_s']:.3f} | "
+                         f"{1e3 * rb['median_s']:.3f} | {rb['speedup']:.2f}x | "
+                         + (f"{1e3 * r1['median_s']:.3f} | {r1['speedup']:.2f}x |" if r1 else "- | - |"))
+        lines.append(f"| total | | {1e3 * b['dense_total_s']:.2f} | {1e3 * b['total_s']:.2f} | "
+                     f"{b['speedup']:.2f}x | | |")
+    lines += ["", "## Backends", "", "| backend | available | note |", "|---|---|---|"]
+    for bk in doc["backends"]:
+        lines.append(f"| {bk['name']} | {'yes' if bk['available'] else 'no'} | {bk['reason']} |")
+    bad = [r for r in doc["results"] if r["status"] in ("wrong", "error")]
+    lines += ["", f"Rows verified and timed: {sum(r['status'] == 'ok' for r in doc['results'])}; "
+              f"wrong or failed: {len(bad)}; unsupported: "
+              f"{sum(r['status'] == 'unsupported' for r in doc['results'])}."]
+    if results_path:
+        lines += ["", f"Full data: `{results_path}`."]
+    return "\n".join(lines) + "\n"
+
+
+def _backends(doc: dict) -> list:
+    seen = []
+    for s in doc.get("stacks", []):
+        if s["threads"] == 1 and s["backend"] != "dense-blas" and s["backend"] not in seen:
+            seen.append(s["backend"])
+    order = ["scipy", "numba-scalar", "numba-simd", "numba-parallel", "numba-sse2", "numba-avx2",
+             "numba-avx512", "int8", "cuda"]
+    return sorted(seen, key=lambda b: order.index(b) if b in order else 99)

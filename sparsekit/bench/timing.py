@@ -1,0 +1,71 @@
+"""Timing done the same way for every backend: warm-up, calibrated loops, median and IQR.
+
+JIT compilation happens in the untimed first call (verification), one more
+untimed call warms caches, then each *repeat* times ``loops`` back-to-back
+calls (``loops`` chosen so one repeat lasts at least ``min_time``) and keeps
+the time per call.  :func:`time_interleaved` runs the repeats of several
+products round-robin, so a burst of load from another process hits all of
+them alike and their ratios stay fair.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+
+import numpy as np
+
+__all__ = ["summarize", "calibrate", "time_interleaved", "threads"]
+
+
+def summarize(samples) -> dict:
+    """Median, quartiles, IQR relative to the median, min and count of per-call times (s)."""
+    s = np.asarray(samples, dtype=np.float64)
+    if s.size == 0:
+        raise ValueError("no samples to summarize")
+    q1, med, q3 = np.percentile(s, [25, 50, 75])
+    return {"median_s": float(med), "q1_s": float(q1), "q3_s": float(q3),
+            "iqr_rel": float((q3 - q1) / med) if med > 0 else 0.0,
+            "min_s": float(s.min()), "repeats": int(s.size)}
+
+
+def calibrate(run, min_time: float) -> int:
+    """Number of calls of ``run`` that last at least ``min_time`` seconds (after one warm-up)."""
+    run()
+    t0 = time.perf_counter()
+    run()
+    dt = max(time.perf_counter() - t0, 1e-7)
+    return max(1, math.ceil(min_time / dt))
+
+
+def time_interleaved(runs: dict, repeats: int, min_time: float) -> dict:
+    """``{key: [per-call seconds] * repeats}`` for ``{key: run}``, repeats taken round-robin."""
+    loops = {k: calibrate(f, min_time) for k, f in runs.items()}
+    samples = {k: [] for k in runs}
+    for _ in range(repeats):
+        for k, f in runs.items():
+            n = loops[k]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                f()
+            samples[k].append((time.perf_counter() - t0) / n)
+    return {"samples": samples, "loops": loops}
+
+
+@contextlib.contextmanager
+def threads(n: int):
+    """Limit BLAS (threadpoolctl) and numba to ``n`` threads inside the block."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"thread count must be a positive int, got {n!r}")
+    if n > numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(f"{n} threads requested, numba was started with {numba.config.NUMBA_NUM_THREADS}")
+    old = numba.get_num_threads()
+    with threadpool_limits(limits=n):
+        numba.set_num_threads(n)
+        try:
+            yield n
+        finally:
+            numba.set_num_threads(old)
