@@ -75,7 +75,7 @@ def block_sparse_matrix(shape, sparsity, pattern=(1, 1), *, seed=0, dtype=np.flo
     mask = np.repeat(np.repeat(keep.reshape(mb, nb), r, axis=0), c, axis=1)[:M, :N]
     values = rng.standard_normal((M, N))
     values[values == 0.0] = 1.0
-    return (values * mask).astype(dtype)
+    return np.where(mask, values, 0.0).astype(dtype)
 
 
 def storage_summary(A, blocksize, *, index_dtype=np.int32) -> dict:
@@ -240,7 +240,10 @@ class BlockExplorer:
         self.update()
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):               # keep the plain-text form short and stable
+            bundle["text/plain"] = repr(self)
+        return bundle
 
     def __repr__(self) -> str:
         r, c = self.storage.value
