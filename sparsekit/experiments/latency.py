@@ -1,0 +1,238 @@
+"""End-to-end latency of MobileNetV1 with dense vs sparse pointwise layers.
+
+MobileNetV1 (width 1.0, 224x224, batch 1, random weights, batch norm folded),
+float32, NCHW.  Every 1x1 convolution is pruned to a sparsity in
+{0.5, 0.7, 0.8, 0.9} either unstructured (stored as CSR, "1x1") or in 4x1
+blocks (4 output channels, MNN's "1x4"; stored as BCSR), then timed:
+
+* ``dense``      -- our dense path (numpy matmul = OpenBLAS for the 1x1 convs),
+* ``sparse``     -- the same network with the pruned 1x1 convs in CSR/BCSR,
+* ``auto``       -- each layer's format chosen by :func:`sparsekit.prune.choose_format`,
+* ``torch``      -- PyTorch CPU eager, dense, same threads (when installed).
+
+Same threads for everyone (numba, BLAS, torch), warm-up first, JIT excluded,
+median of repeats.  The sparse network's output is checked against the
+dense network with the same pruned weights.
+
+    python -m sparsekit.experiments.latency --quick      # seconds
+    python -m sparsekit.experiments.latency --full       # results/latency/
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+
+import numpy as np
+
+from ..prune import block_mask, magnitude_mask, sparsity
+from .common import environment, median_time, out_dir, write_json
+
+QUICK = dict(width=0.25, resolution=64, sparsities=[0.5, 0.9], patterns=["1x1", "4x1"], repeats=3, warmup=1)
+FULL = dict(width=1.0, resolution=224, sparsities=[0.5, 0.7, 0.8, 0.9], patterns=["1x1", "4x1"], repeats=15,
+            warmup=3)
+PATTERNS = {"1x1": (1, 1), "4x1": (4, 1), "1x4": (1, 4), "8x1": (8, 1)}
+
+
+def build(width, resolution, seed=0):
+    from ..nn import fold_batchnorm, mobilenet_v1
+
+    return fold_batchnorm(mobilenet_v1(width, resolution, rng=seed, dtype=np.float32))
+
+
+def pointwise_layers(model):
+    from ..nn import PointwiseConv2d
+
+    return [l for l in model.layers if isinstance(l, PointwiseConv2d)]
+
+
+def pruned_copy(model, s, pattern):
+    """A copy with every pointwise weight pruned to sparsity ``s`` in ``pattern`` blocks."""
+    m = copy.deepcopy(model)
+    bs = PATTERNS[pattern]
+    for l in pointwise_layers(m):
+        mask = magnitude_mask(l.W, s) if bs == (1, 1) else block_mask(l.W, s, bs)
+        l.set_mask(mask)
+    return m
+
+
+def torch_model(model):
+    """The same (folded, dense) network in PyTorch eager, or None when torch is absent."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    from ..nn import Conv2d, Dense, DepthwiseConv2d, GlobalAvgPool2d, ReLU
+
+    mods = []
+    for l in model.layers:
+        if isinstance(l, DepthwiseConv2d):
+            c = torch.nn.Conv2d(l.c, l.c, l.k, stride=l.stride, padding=l.padding, groups=l.c, bias=True)
+            c.weight.data = torch.from_numpy(l.params["W"][:, None].copy())
+            c.bias.data = torch.from_numpy(l.params["b"].copy())
+            mods.append(c)
+        elif isinstance(l, Conv2d):
+            c = torch.nn.Conv2d(l.cin, l.cout, l.k, stride=l.stride, padding=l.padding, bias=True)
+            c.weight.data = torch.from_numpy(l.weight4d.copy())
+            c.bias.data = torch.from_numpy(l.params["b"].copy())
+            mods.append(c)
+        elif isinstance(l, ReLU):
+            mods.append(torch.nn.ReLU())
+        elif isinstance(l, GlobalAvgPool2d):
+            mods += [torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()]
+        elif isinstance(l, Dense):
+            d = torch.nn.Linear(l.W.shape[1], l.W.shape[0])
+            d.weight.data = torch.from_numpy(l.W.copy())
+            d.bias.data = torch.from_numpy(l.params["b"].copy())
+            mods.append(d)
+        else:
+            raise TypeError(f"no torch equivalent for {type(l).__name__}")
+    return torch.nn.Sequential(*mods).eval()
+
+
+def layer_times(model, x, repeats=3):
+    """Median seconds spent in pointwise convs and in everything else, per forward."""
+    from ..nn import PointwiseConv2d
+
+    pw, other = [], []
+    for _ in range(repeats):
+        a = b = 0.0
+        h = x
+        for l in model.layers:
+            t0 = time.perf_counter()
+            h = l.forward(h)
+            dt = time.perf_counter() - t0
+            if isinstance(l, PointwiseConv2d):
+                a += dt
+            else:
+                b += dt
+        pw.append(a)
+        other.append(b)
+    return float(np.median(pw)), float(np.median(other))
+
+
+def close(a, b, rtol=1e-4):
+    """Equal within float32 tolerance, relative to the output's scale."""
+    scale = float(np.max(np.abs(b))) or 1.0
+    return bool(np.max(np.abs(a - b)) <= rtol * scale * 10), float(np.max(np.abs(a - b)) / scale)
+
+
+def run(cfg, threads=1, seed=0, torch_ref=True, log=print):
+    import numba
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    rng = np.random.default_rng(seed)
+    dense = build(cfg["width"], cfg["resolution"], seed)
+    x = rng.standard_normal((1, 3, cfg["resolution"], cfg["resolution"])).astype(np.float32)
+    doc = {"config": dict(cfg, threads=threads, seed=seed, dtype="float32", batch=1), "rows": []}
+    reps, warm = cfg["repeats"], cfg["warmup"]
+    with threadpool_limits(limits=threads):
+        doc["blas"] = [{k: d.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+                       for d in threadpool_info()]
+        y_dense = dense(x)
+        t_dense, samples = median_time(lambda: dense(x), reps, warm)
+        pw_d, other_d = layer_times(dense, x)
+        doc["dense"] = {"median_s": t_dense, "samples_s": samples, "pointwise_s": pw_d, "other_s": other_d}
+        log(f"dense: {t_dense * 1e3:.1f} ms (pointwise {pw_d * 1e3:.1f} ms)")
+        tm = torch_model(dense) if torch_ref else None
+        if tm is not None:
+            import torch
+
+            torch.set_num_threads(threads)
+            xt = torch.from_numpy(x)
+            with torch.inference_mode():
+                yt = tm(xt).numpy()
+                t_torch, ts = median_time(lambda: tm(xt), reps, warm)
+            ok, err = close(yt, y_dense)
+            doc["torch"] = {"median_s": t_torch, "samples_s": ts, "version": torch.__version__,
+                            "threads": torch.get_num_threads(), "matches_dense": ok, "max_rel_err": err}
+            log(f"torch eager dense: {t_torch * 1e3:.1f} ms (matches ours: {ok})")
+        for s in cfg["sparsities"]:
+            for pat in cfg["patterns"]:
+                ref = pruned_copy(dense, s, pat)
+                y_ref = ref(x)
+                for mode in ("sparse", "auto"):
+                    net = copy.deepcopy(ref)
+                    if mode == "sparse":
+                        bs = PATTERNS[pat]
+                        choices = net.sparsify(force="csr" if bs == (1, 1) else bs)
+                    else:
+                        choices = net.sparsify(blocksizes=[(1, 1), PATTERNS[pat]])
+                    y = net(x)
+                    ok, err = close(y, y_ref)
+                    t, samples = median_time(lambda: net(x), reps, warm)
+                    pw, other = layer_times(net, x)
+                    fmts = [type(l.kernel).__name__ if l.is_sparse else "dense" for l in pointwise_layers(net)]
+                    row = {"sparsity": s, "pattern": pat, "mode": mode, "median_s": t, "samples_s": samples,
+                           "speedup_vs_dense": t_dense / t, "pointwise_s": pw, "other_s": other,
+                           "pointwise_speedup": pw_d / pw, "matches_dense": ok, "max_rel_err": err,
+                           "formats": fmts,
+                           "achieved_sparsity": float(np.mean([sparsity(l.W) for l in pointwise_layers(net)]))}
+                    if "torch" in doc:
+                        row["speedup_vs_torch"] = doc["torch"]["median_s"] / t
+                    if mode == "auto":
+                        row["decisions"] = [{k: c[k] for k in ("format", "blocksize", "block_sparsity",
+                                                               "threshold", "est_speedup", "source")}
+                                            for c in choices]
+                    doc["rows"].append(row)
+                    log(f"s={s} {pat:>3} {mode:>6}: {t * 1e3:7.1f} ms  x{t_dense / t:.2f} vs dense  "
+                        f"(pointwise x{pw_d / pw:.2f}; equal: {ok})")
+    return doc
+
+
+def plot(doc, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+    td = doc["dense"]["median_s"] * 1e3
+    for pat in doc["config"]["patterns"]:
+        rows = [r for r in doc["rows"] if r["pattern"] == pat and r["mode"] == "sparse"]
+        s = [r["sparsity"] for r in rows]
+        ax[0].plot(s, [r["median_s"] * 1e3 for r in rows], "o-", label=f"sparse {pat}")
+        ax[1].plot(s, [r["speedup_vs_dense"] for r in rows], "o-", label=f"{pat} end to end")
+        ax[1].plot(s, [r["pointwise_speedup"] for r in rows], "x--", label=f"{pat} 1x1 convs only")
+    ax[0].axhline(td, color="k", ls=":", label="dense (ours)")
+    if "torch" in doc:
+        ax[0].axhline(doc["torch"]["median_s"] * 1e3, color="r", ls="--", label="PyTorch eager dense")
+    ax[1].axhline(1.0, color="k", ls=":")
+    c = doc["config"]
+    ax[0].set(xlabel="sparsity of the 1x1 convolutions", ylabel="latency (ms, median)",
+              title=f"MobileNetV1 w={c['width']} {c['resolution']}px, {c['threads']} thread(s)")
+    ax[1].set(xlabel="sparsity", ylabel="speedup vs our dense path", title="speedup")
+    ax[0].legend(fontsize=8)
+    ax[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m sparsekit.experiments.latency", description=__doc__.split("\n")[0])
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--quick", action="store_true", help="small network, few repeats (seconds; the default)")
+    g.add_argument("--full", action="store_true", help="MobileNetV1 1.0 at 224x224, results to commit")
+    p.add_argument("--threads", type=int, default=1, help="threads for numba, BLAS and torch (default 1)")
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    p.add_argument("--out", default=None, help="output folder (default results/latency)")
+    a = p.parse_args(argv)
+    if a.threads < 1:
+        p.error("--threads must be >= 1")
+    cfg = dict(FULL if a.full else QUICK)
+    name = "full" if a.full else "quick"
+    doc = run(cfg, threads=a.threads, torch_ref=not a.no_torch)
+    doc["mode"] = name
+    doc["environment"] = environment()
+    d = out_dir("latency", a.out)
+    suffix = "" if a.threads == 1 else f"_t{a.threads}"
+    write_json(d / f"latency_{name}{suffix}.json", doc)
+    plot(doc, d / f"latency_{name}{suffix}.png")
+    print(f"saved {d / f'latency_{name}{suffix}.json'} and .png")
+    return doc
+
+
+if __name__ == "__main__":
+    main()

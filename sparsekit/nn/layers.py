@@ -1,0 +1,392 @@
+"""Layers with a forward and a backward pass, NCHW, in numpy + numba.
+
+Every layer has ``params`` and ``grads`` (dicts of arrays with the same
+keys), ``forward(x, train=False)`` (which caches what ``backward`` needs when
+``train`` is true) and ``backward(dy) -> dx`` (which fills ``grads``).
+
+Layers whose weight is a matrix -- :class:`Dense`, :class:`Conv2d` (im2col:
+``W`` is ``(out, in * kh * kw)``) and :class:`PointwiseConv2d` (``W`` is
+``(out, in)``) -- can be pruned (``mask``) and have **automatic sparse
+dispatch**: :meth:`MatrixLayer.sparsify` stores the pruned weight in the
+format :func:`sparsekit.prune.to_sparse` picks (dense, CSR or BCSR, by the
+measured break-even sparsity), and inference then runs ``kernel @ X``.  The
+call is the same either way; the choice is made inside the layer.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .kernels import col2im, depthwise_backward, depthwise_forward, im2col, pad_nchw
+
+__all__ = [
+    "Layer", "MatrixLayer", "Dense", "Conv2d", "PointwiseConv2d", "DepthwiseConv2d",
+    "BatchNorm2d", "ReLU", "MaxPool2d", "GlobalAvgPool2d", "Flatten",
+]
+
+
+def _check_int(name, v, lo=1):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, np.integer)) or v < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    return int(v)
+
+
+def _check_dtype(dtype):
+    dt = np.dtype(dtype)
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def _check_input(layer, x, ndim, channels=None):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{type(layer).__name__} expects a numpy array, got {type(x).__name__}")
+    if x.ndim != ndim:
+        raise ValueError(f"{type(layer).__name__} expects a {ndim}-D input, got shape {x.shape}")
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(f"{type(layer).__name__} expects {channels} channels on axis 1, got shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{type(layer).__name__} expects a float array, got dtype {x.dtype}")
+
+
+class Layer:
+    """Base class: no parameters, identity."""
+
+    def __init__(self):
+        self.params: dict = {}
+        self.grads: dict = {}
+
+    def forward(self, x, train: bool = False):
+        return x
+
+    def backward(self, dy):
+        return dy
+
+    def __call__(self, x):
+        return self.forward(x, train=False)
+
+    def __repr__(self):
+        shapes = ", ".join(f"{k}{tuple(v.shape)}" for k, v in self.params.items())
+        return f"{type(self).__name__}({shapes})"
+
+
+class MatrixLayer(Layer):
+    """A layer whose weight ``params['W']`` is a matrix: prunable, with sparse dispatch."""
+
+    prunable = True
+
+    def __init__(self):
+        super().__init__()
+        self.mask = None  # boolean keep-mask of W's shape, or None
+        self.kernel = None  # what inference multiplies by: W, a CSR or a BCSR
+        self.choice = None  # choose_format's report for the current kernel
+
+    @property
+    def W(self):
+        return self.params["W"]
+
+    def set_mask(self, mask):
+        mask = np.asarray(mask)
+        if mask.shape != self.W.shape or mask.dtype != bool:
+            raise ValueError(f"mask must be a bool array of shape {self.W.shape}, got {mask.dtype} {mask.shape}")
+        self.mask = mask
+        self.W[...] = self.W * mask
+        self.kernel = None
+
+    def apply_mask(self):
+        """Zero the pruned weights and their gradients (call after each optimiser step)."""
+        if self.mask is not None:
+            self.W[...] = self.W * self.mask
+            if "W" in self.grads:
+                self.grads["W"][...] = self.grads["W"] * self.mask
+
+    def sparsify(self, blocksizes=((1, 1), (4, 1)), *, table=None, force=None):
+        """Store ``W`` for inference in the format :func:`~sparsekit.prune.to_sparse` picks.
+
+        Returns the decision (a dict; ``force`` skips it: ``"dense"``,
+        ``"csr"`` or a block shape).
+        """
+        from ..prune import choose_format, to_sparse
+
+        W = self.W
+        if force is None:
+            self.choice = choose_format(W, blocksizes, table)
+        else:
+            self.choice = {"format": "forced", "force": force}
+        self.kernel = to_sparse(W, blocksizes, dtype=W.dtype, table=table, force=force)
+        return self.choice
+
+    def densify(self):
+        self.kernel = None
+        self.choice = None
+
+    @property
+    def is_sparse(self) -> bool:
+        return self.kernel is not None and not isinstance(self.kernel, np.ndarray)
+
+    def _matmul(self, X, train):
+        """``W @ X[n]`` for each ``n`` of a 3-D ``X`` (n, K, P), through the sparse kernel when set."""
+        if train or not self.is_sparse:
+            if train:
+                self.kernel = None  # weights are changing; a stored kernel would go stale
+            return np.matmul(self.W, X)
+        out = np.empty((X.shape[0], self.W.shape[0], X.shape[2]), dtype=X.dtype)
+        for n in range(X.shape[0]):
+            out[n] = self.kernel @ X[n]
+        return out
+
+
+class Dense(MatrixLayer):
+    """``y = x @ W.T + b`` with ``W`` of shape ``(out_features, in_features)``."""
+
+    def __init__(self, in_features, out_features, *, rng=None, dtype=np.float64):
+        super().__init__()
+        i, o = _check_int("in_features", in_features), _check_int("out_features", out_features)
+        rng = np.random.default_rng(rng)
+        dt = _check_dtype(dtype)
+        self.params = {"W": (rng.standard_normal((o, i)) * np.sqrt(2.0 / i)).astype(dt), "b": np.zeros(o, dt)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x, train=False):
+        _check_input(self, x, 2, self.W.shape[1])
+        if train:
+            self._x = x
+        y = self._matmul(np.ascontiguousarray(x.T)[None], train)[0].T
+        return y + self.params["b"]
+
+    def backward(self, dy):
+        self.grads["W"][...] = dy.T @ self._x
+        self.grads["b"][...] = dy.sum(axis=0)
+        return dy @ self.W
+
+
+class Conv2d(MatrixLayer):
+    """A ``k x k`` convolution by im2col: ``Y[n] = W @ cols(X[n]) + b``.
+
+    ``W`` has shape ``(out_channels, in_channels * k * k)`` (the im2col
+    matrix; :attr:`weight4d` gives the usual 4-D view).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size=3, *, stride=1, padding=0, rng=None,
+                 dtype=np.float64, bias=True):
+        super().__init__()
+        self.cin = _check_int("in_channels", in_channels)
+        self.cout = _check_int("out_channels", out_channels)
+        self.k = _check_int("kernel_size", kernel_size)
+        self.stride = _check_int("stride", stride)
+        self.padding = _check_int("padding", padding, lo=0)
+        rng = np.random.default_rng(rng)
+        dt = _check_dtype(dtype)
+        fan_in = self.cin * self.k * self.k
+        self.params = {"W": (rng.standard_normal((self.cout, fan_in)) * np.sqrt(2.0 / fan_in)).astype(dt)}
+        if bias:
+            self.params["b"] = np.zeros(self.cout, dt)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    @property
+    def weight4d(self):
+        return self.W.reshape(self.cout, self.cin, self.k, self.k)
+
+    def output_hw(self, h, w):
+        oh = (h + 2 * self.padding - self.k) // self.stride + 1
+        ow = (w + 2 * self.padding - self.k) // self.stride + 1
+        if oh < 1 or ow < 1:
+            raise ValueError(f"{type(self).__name__}: input {h}x{w} is smaller than the {self.k}x{self.k} kernel")
+        return oh, ow
+
+    def _cols(self, x):
+        N, C, H, Wd = x.shape
+        oh, ow = self.output_hw(H, Wd)
+        if self.k == 1 and self.stride == 1 and self.padding == 0:
+            return x.reshape(N, C, H * Wd), oh, ow
+        xp = np.ascontiguousarray(pad_nchw(x, self.padding))
+        cols = np.empty((N, C * self.k * self.k, oh * ow), dtype=x.dtype)
+        im2col(xp, self.k, self.k, self.stride, oh, ow, cols)
+        return cols, oh, ow
+
+    def forward(self, x, train=False):
+        _check_input(self, x, 4, self.cin)
+        x = np.ascontiguousarray(x)
+        cols, oh, ow = self._cols(x)
+        y = self._matmul(cols, train)
+        if "b" in self.params:
+            y += self.params["b"][None, :, None]
+        if train:
+            self._cols_cache, self._xshape = cols, x.shape
+        return y.reshape(x.shape[0], self.cout, oh, ow)
+
+    def backward(self, dy):
+        N = dy.shape[0]
+        cols = self._cols_cache
+        dY = np.ascontiguousarray(dy).reshape(N, self.cout, -1)
+        # dW = sum_n dY[n] @ cols[n].T, as one matrix product over (n, p)
+        K = cols.shape[1]
+        self.grads["W"][...] = dY.transpose(1, 0, 2).reshape(self.cout, -1) @ cols.transpose(1, 0, 2).reshape(K, -1).T
+        if "b" in self.params:
+            self.grads["b"][...] = dY.sum(axis=(0, 2))
+        dcols = np.matmul(self.W.T, dY)
+        N, C, H, Wd = self._xshape
+        if self.k == 1 and self.stride == 1 and self.padding == 0:
+            return dcols.reshape(self._xshape)
+        oh, ow = self.output_hw(H, Wd)
+        dxp = np.empty((N, C, H + 2 * self.padding, Wd + 2 * self.padding), dtype=dy.dtype)
+        col2im(np.ascontiguousarray(dcols), self.k, self.k, self.stride, oh, ow, dxp)
+        p = self.padding
+        return dxp[:, :, p:p + H, p:p + Wd] if p else dxp
+
+
+class PointwiseConv2d(Conv2d):
+    """A 1x1 convolution: ``Y[n] = W @ X[n]`` with ``X[n]`` of shape ``(in, H*W)`` -- the sparse workhorse."""
+
+    def __init__(self, in_channels, out_channels, *, rng=None, dtype=np.float64, bias=True):
+        super().__init__(in_channels, out_channels, 1, stride=1, padding=0, rng=rng, dtype=dtype, bias=bias)
+
+
+class DepthwiseConv2d(Layer):
+    """One ``k x k`` filter per channel (numba loops); ``W`` has shape ``(C, k, k)``."""
+
+    prunable = False
+
+    def __init__(self, channels, kernel_size=3, *, stride=1, padding=1, rng=None, dtype=np.float64):
+        super().__init__()
+        self.c = _check_int("channels", channels)
+        self.k = _check_int("kernel_size", kernel_size)
+        self.stride = _check_int("stride", stride)
+        self.padding = _check_int("padding", padding, lo=0)
+        rng = np.random.default_rng(rng)
+        dt = _check_dtype(dtype)
+        fan_in = self.k * self.k
+        self.params = {"W": (rng.standard_normal((self.c, self.k, self.k)) * np.sqrt(2.0 / fan_in)).astype(dt),
+                       "b": np.zeros(self.c, dt)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    output_hw = Conv2d.output_hw
+
+    def forward(self, x, train=False):
+        _check_input(self, x, 4, self.c)
+        if x.dtype != self.params["W"].dtype:
+            raise TypeError(f"DepthwiseConv2d holds {self.params['W'].dtype} weights, got a {x.dtype} input")
+        N, C, H, Wd = x.shape
+        oh, ow = self.output_hw(H, Wd)
+        xp = np.ascontiguousarray(pad_nchw(x, self.padding))
+        y = np.empty((N, C, oh, ow), dtype=x.dtype)
+        depthwise_forward(xp, self.params["W"], self.params["b"], self.stride, y)
+        if train:
+            self._xp, self._xshape = xp, x.shape
+        return y
+
+    def backward(self, dy):
+        dy = np.ascontiguousarray(dy)
+        dxp = np.empty_like(self._xp)
+        depthwise_backward(self._xp, self.params["W"], dy, self.stride, self.grads["W"], dxp)
+        self.grads["b"][...] = dy.sum(axis=(0, 2, 3))
+        N, C, H, Wd = self._xshape
+        p = self.padding
+        return dxp[:, :, p:p + H, p:p + Wd] if p else dxp
+
+
+class BatchNorm2d(Layer):
+    """Batch normalisation over (N, H, W) per channel; :func:`~sparsekit.nn.fold.fold_batchnorm` folds it away."""
+
+    def __init__(self, channels, *, momentum=0.1, eps=1e-5, dtype=np.float64):
+        super().__init__()
+        self.c = _check_int("channels", channels)
+        if not 0.0 < momentum <= 1.0:
+            raise ValueError(f"momentum must be in (0, 1], got {momentum}")
+        dt = _check_dtype(dtype)
+        self.momentum, self.eps = float(momentum), float(eps)
+        self.params = {"gamma": np.ones(self.c, dt), "beta": np.zeros(self.c, dt)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.running_mean = np.zeros(self.c, dt)
+        self.running_var = np.ones(self.c, dt)
+
+    def forward(self, x, train=False):
+        _check_input(self, x, 4, self.c)
+        g, b = self.params["gamma"][None, :, None, None], self.params["beta"][None, :, None, None]
+        if not train:
+            inv = 1.0 / np.sqrt(self.running_var + self.eps)
+            return (x - self.running_mean[None, :, None, None]) * (inv * self.params["gamma"])[None, :, None, None] + b
+        mean = x.mean(axis=(0, 2, 3))
+        var = x.var(axis=(0, 2, 3))
+        m = x.shape[0] * x.shape[2] * x.shape[3]
+        self.running_mean = (1 - self.momentum) * self.running_mean + self.momentum * mean
+        unbiased = var * m / max(m - 1, 1)
+        self.running_var = (1 - self.momentum) * self.running_var + self.momentum * unbiased
+        inv = 1.0 / np.sqrt(var + self.eps)
+        xhat = (x - mean[None, :, None, None]) * inv[None, :, None, None]
+        self._xhat, self._inv, self._m = xhat, inv, m
+        return xhat * g + b
+
+    def backward(self, dy):
+        xhat, inv, m = self._xhat, self._inv, self._m
+        self.grads["gamma"][...] = (dy * xhat).sum(axis=(0, 2, 3))
+        self.grads["beta"][...] = dy.sum(axis=(0, 2, 3))
+        dxhat = dy * self.params["gamma"][None, :, None, None]
+        s1 = dxhat.sum(axis=(0, 2, 3))[None, :, None, None]
+        s2 = (dxhat * xhat).sum(axis=(0, 2, 3))[None, :, None, None]
+        return (inv[None, :, None, None] / m) * (m * dxhat - s1 - xhat * s2)
+
+
+class ReLU(Layer):
+    def forward(self, x, train=False):
+        if train:
+            self._pos = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, dy):
+        return dy * self._pos
+
+
+class MaxPool2d(Layer):
+    """Non-overlapping ``k x k`` max pooling (H and W must be multiples of ``k``)."""
+
+    def __init__(self, kernel_size=2):
+        super().__init__()
+        self.k = _check_int("kernel_size", kernel_size)
+
+    def forward(self, x, train=False):
+        _check_input(self, x, 4)
+        N, C, H, W = x.shape
+        k = self.k
+        if H % k or W % k:
+            raise ValueError(f"MaxPool2d({k}) needs H and W divisible by {k}, got shape {x.shape}")
+        t = x.reshape(N, C, H // k, k, W // k, k)
+        y = t.max(axis=(3, 5))
+        if train:
+            # route each gradient to one arg-max (the first) of its window
+            win = t.transpose(0, 1, 2, 4, 3, 5).reshape(N, C, H // k, W // k, k * k)
+            arg = win.argmax(axis=4)
+            self._onehot = np.arange(k * k) == arg[..., None]
+            self._shape = x.shape
+        return y
+
+    def backward(self, dy):
+        N, C, H, W = self._shape
+        k = self.k
+        g = self._onehot * dy[..., None]
+        return g.reshape(N, C, H // k, W // k, k, k).transpose(0, 1, 2, 4, 3, 5).reshape(N, C, H, W)
+
+
+class GlobalAvgPool2d(Layer):
+    """Mean over H and W: ``(N, C, H, W) -> (N, C)``."""
+
+    def forward(self, x, train=False):
+        _check_input(self, x, 4)
+        if train:
+            self._shape = x.shape
+        return x.mean(axis=(2, 3))
+
+    def backward(self, dy):
+        N, C, H, W = self._shape
+        return np.broadcast_to(dy[:, :, None, None] / (H * W), self._shape).copy()
+
+
+class Flatten(Layer):
+    def forward(self, x, train=False):
+        if train:
+            self._shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        return dy.reshape(self._shape)
