@@ -243,9 +243,11 @@ def test_extras_small():
 
     tri = extras.stream_triad(n=200_000, repeats=3, thread_counts=(1,))
     assert tri["threads"]["1"]["gbs_median"] > 0.1
-    sp = extras.spmv_past_cache(tri, repeats=3, thread_counts=(1,), target_bytes=2_000_000)
+    both = extras.spmv_past_cache(repeats=3, thread_counts=(1,), target_bytes=2_000_000, triad_n=200_000)
+    sp = both["spmv"]
     r = sp["threads"]["1"]
     assert 0 < r["fraction_of_triad"] < 10 and sp["nnz"] == sp["n"] * 16
+    assert r["triad_gbs"] == both["stream"]["threads"]["1"]["gbs_median"]
     ax = extras.axpy_scaling(sizes=(1000, 100_000), nnz=200, repeats=3, min_time=1e-3)
     assert ax["method_ratio_max_min"] >= 1.0 and set(ax["kernel"]) == {"1000", "100000"}
     with pytest.raises(ValueError, match="unknown extra"):
