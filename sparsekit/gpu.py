@@ -91,11 +91,12 @@ METHODS = {
     "dense-fp16": "float16 dense W @ X, cuBLAS HGEMM on tensor cores",
     "semi24-cusparselt": "float16 2:4 semi-structured W @ X on sparse tensor cores, cuSPARSELt",
     "semi24-cutlass": "float16 2:4 semi-structured W @ X on sparse tensor cores, CUTLASS",
+    "semi24-cusparselt-direct": "the cuSPARSELt 2:4 product called as torch._cslt_sparse_mm, no Python dispatch",
 }
 FP32_METHODS = ("dense", "dense-tf32", "torch-csr", "cupy-csr", "cupy-csr-fortran", "torch-bsr", "triton-bsr")
-FP16_METHODS = ("dense-fp16", "semi24-cusparselt", "semi24-cutlass")
+FP16_METHODS = ("dense-fp16", "semi24-cusparselt", "semi24-cusparselt-direct", "semi24-cutlass")
 _BSR_METHODS = ("torch-bsr", "triton-bsr")
-_SEMI_METHODS = ("semi24-cusparselt", "semi24-cutlass")
+_SEMI_METHODS = ("semi24-cusparselt", "semi24-cutlass", "semi24-cusparselt-direct")
 _CUPY_METHODS = ("cupy-csr", "cupy-csr-fortran")
 #: Relative error ||out - ref|| / ||ref|| against a float64 reference that a
 #: correct result stays under, by method family.
@@ -384,7 +385,19 @@ def _prepare(torch, method: str, Wd, Xd, block: int | None = None):
         from torch.sparse._triton_ops import bsr_dense_mm
 
         Wb = Wd.to_sparse_bsr((block, block))
+        N = Xd.shape[1]
+        if N % block:  # bsr_dense_mm wants N a multiple of the block: pad once here, slice a view
+            Xp = torch.zeros((Xd.shape[0], _ceil_to(N, block)), dtype=Xd.dtype, device=Xd.device)
+            Xp[:, :N] = Xd
+            return lambda: bsr_dense_mm(Wb, Xp)[:, :N]
         return lambda: bsr_dense_mm(Wb, Xd)
+    if method == "semi24-cusparselt-direct":
+        from torch.sparse import semi_structured as ss
+
+        Ws = ss.SparseSemiStructuredTensorCUSPARSELT.from_dense(Wd)
+        alg = int(getattr(Ws, "alg_id_cusparselt", 0) or 0)
+        packed = Ws.packed
+        return lambda: torch._cslt_sparse_mm(packed, Xd, alg_id=alg)
     if method in _SEMI_METHODS:
         from torch.sparse import semi_structured as ss
 
@@ -480,6 +493,26 @@ def _kernel_names(torch, fn, top: int = 3) -> list:
         return [f"(profiler failed: {type(exc).__name__})"]
 
 
+def kernel_time(torch, fn, calls: int = 5) -> float:
+    """GPU time per call in ms, summed over every kernel/memset/copy the call launches (CUPTI via torch.profiler).
+
+    Host-side work (Python, library set-up, launch latency) is not in it; L2 is warm.
+    """
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(calls):
+            fn()
+        torch.cuda.synchronize()
+    us = sum(e.time_range.elapsed_us() for e in prof.events() if e.device_type == DeviceType.CUDA)
+    if us <= 0:
+        raise RuntimeError("the profiler saw no GPU activity")
+    return us / calls / 1e3
+
+
 def _measure(torch, method, Wd, Xd, ref, block, quick):
     """One method on one problem: correctness first, then timing; errors become a row field."""
     rec = {"method": method}
@@ -493,6 +526,10 @@ def _measure(torch, method, Wd, Xd, ref, block, quick):
             rec["error"] = f"wrong result: relative error {rec['rel_err']:.2e} > {_tolerance(method):.0e}"
             return rec
         rec.update(bench(fn, budget_s=0.1 if quick else 0.25))
+        try:
+            rec["kernel_ms"] = kernel_time(torch, fn)
+        except Exception as exc:  # the wall-clock numbers stand without it
+            rec["kernel_ms_error"] = f"{type(exc).__name__}: {str(exc)[:120]}"
     except Exception as exc:
         rec["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
     finally:
@@ -610,8 +647,9 @@ def run_sweep(shapes=SHAPES, sparsities=SPARSITIES, blocks=BLOCKS, *, seed: int 
         "timing": ("CUDA events around each call; >= 10 warm-up calls (library handles, buffers, Triton "
                    "compilation excluded); the L2 flushed (256 MiB write) before each timed call; median of "
                    "10-200 repeats (ms, with p10/p90); loop_ms = back-to-back loop of calls / its length, warm "
-                   "L2, host launch overhead included, median of 3 loops; operands already on the GPU; "
-                   "each result checked against a float64 reference before it is timed"),
+                   "L2, host launch overhead included, median of 3 loops; kernel_ms = GPU time of the kernels one call "
+                   "launches (CUPTI through torch.profiler, warm L2, no host overhead), mean of 5 calls; operands "
+                   "already on the GPU; each result checked against a float64 reference before it is timed"),
         "methods": METHODS,
         "tolerance": TOLERANCE,
         "ceilings": measure_ceilings(torch),
@@ -641,6 +679,7 @@ def run_sweep(shapes=SHAPES, sparsities=SPARSITIES, blocks=BLOCKS, *, seed: int 
                            and (m not in _CUPY_METHODS or have_cupy)]
                 recs = [_measure(torch, m, Wd, Xd, ref, block[0], quick) for m in methods]
                 dense_ms = next((r.get("ms") for r in recs if r["method"] == "dense"), None)
+                dense_kms = next((r.get("kernel_ms") for r in recs if r["method"] == "dense"), None)
                 for rec in recs:
                     if "ms" in rec:
                         flops = 2.0 * (M * K if rec["method"].startswith("dense") else nnz) * N
@@ -649,6 +688,8 @@ def run_sweep(shapes=SHAPES, sparsities=SPARSITIES, blocks=BLOCKS, *, seed: int 
                         if dense_ms:
                             rec["dense_ms"] = dense_ms
                             rec["speedup"] = dense_ms / rec["ms"]
+                        if dense_kms and rec.get("kernel_ms"):
+                            rec["kernel_speedup"] = dense_kms / rec["kernel_ms"]
                     emit(rec, base)
                 if profile_kernels and (M, K, N) == shapes[-1] and s == 0.9 and block == blocks[-1]:
                     for m in methods:
@@ -671,6 +712,7 @@ def run_sweep(shapes=SHAPES, sparsities=SPARSITIES, blocks=BLOCKS, *, seed: int 
                 "nnz": int(mask.sum()), "actual_sparsity": 1 - int(mask.sum()) / (M * K), "baseline": "dense-fp16"}
         recs = [_measure(torch, m, W16, X16, ref, None, quick) for m in FP16_METHODS]
         dense_ms = next((r.get("ms") for r in recs if r["method"] == "dense-fp16"), None)
+        dense_kms = next((r.get("kernel_ms") for r in recs if r["method"] == "dense-fp16"), None)
         for rec in recs:
             if "ms" in rec:
                 nnz = base["nnz"]
@@ -679,6 +721,8 @@ def run_sweep(shapes=SHAPES, sparsities=SPARSITIES, blocks=BLOCKS, *, seed: int 
                 if dense_ms:
                     rec["dense_ms"] = dense_ms
                     rec["speedup"] = dense_ms / rec["ms"]
+                if dense_kms and rec.get("kernel_ms"):
+                    rec["kernel_speedup"] = dense_kms / rec["kernel_ms"]
             emit(rec, base)
         if profile_kernels and (M, K, N) == shapes[-1]:
             for m in FP16_METHODS:
