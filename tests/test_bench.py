@@ -145,7 +145,7 @@ def test_break_even_interpolation():
     be = report.break_even(doc)
     assert be["4x1"]["break_even"] == pytest.approx(0.55)
     assert be["1x1"]["break_even"] is None and "never" in be["1x1"]["status"]
-    assert be["8x1"]["break_even"] == 0.3 and "lowest" in be["8x1"]["status"]
+    assert be["8x1"]["break_even"] == 0.3 and be["8x1"]["status"].startswith("upper")
 
 
 def test_files_cli_and_break_even_file(tmp_path, monkeypatch):
@@ -182,7 +182,7 @@ def test_cli_rejects_bad_arguments(capsys):
 
 def test_summary_lists_every_goal(tiny_doc):
     g = summary.goals(tiny_doc)
-    assert g[0]["goal"].startswith("MobileNetV1") and g[0]["value"] > 0
+    assert g[0]["goal"].startswith("tiny stack") and g[0]["value"] > 0
     md = summary.render_summary(tiny_doc)
     assert "| goal | measured | target | met? |" in md and "break-even" in md
 

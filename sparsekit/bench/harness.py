@@ -14,7 +14,9 @@ Backends that run in worker processes (``numba-sse2/avx2/avx512``) get all
 their cases in one job per instruction set; the worker times the dense BLAS
 product beside the sparse one, so their speedups are like with like too.
 Serial backends are measured only at 1 thread; at more threads only the
-backends that use them (``dense-blas``, ``numba-parallel``) run.
+backends that use them (``dense-blas``, ``numba-parallel``) run, each in its
+own block of repeats after a short pause, since the spinning worker threads
+of one threaded library would otherwise slow the next one down.
 """
 from __future__ import annotations
 
@@ -127,7 +129,9 @@ def _measure_case(case: Case, backends: list, nthreads: int, repeats: int, min_t
         for r in rows:
             r["note"] = (r["note"] + "; " if r["note"] else "") + "no dense baseline"
         return rows
-    timed = time_interleaved({k: v[0] for k, v in runs.items()}, repeats, min_time)
+    # one thread: round-robin (fair under load); more: blocks after a pause (no spinning neighbours)
+    timed = time_interleaved({k: v[0] for k, v in runs.items()}, repeats, min_time,
+                             interleave=nthreads == 1, settle=0.0 if nthreads == 1 else 0.15)
     stats = {k: summarize(s) for k, s in timed["samples"].items()}
     dense = stats[BASELINE]["median_s"]
     for name, (_, err, note) in runs.items():
@@ -249,7 +253,8 @@ def run_benchmark(preset="quick", *, backends=None, threads=None, dtype: str = "
                    "blocks": p["blocks"], "threads": threads, "dtype": np.dtype(dtype).name,
                    "repeats": repeats, "min_time_s": min_time, "baseline": BASELINE,
                    "timing": "per call: median (and quartiles) of repeats, each repeat a calibrated "
-                             "loop of calls; backends timed round-robin; JIT and warm-up untimed"},
+                             "loop of calls; at 1 thread backends timed round-robin, at more threads "
+                             "one block per backend after a 0.15 s pause; JIT and warm-up untimed"},
         "backends": info, "workers": workers, "results": rows,
     }
     doc["stacks"] = stack_totals(rows)

@@ -72,7 +72,7 @@ def _crossing(points: list) -> dict:
     if not pts:
         return {"break_even": None, "status": "no data"}
     if pts[0][1] >= 1.0:
-        return {"break_even": pts[0][0], "status": "at or below the lowest sparsity measured"}
+        return {"break_even": pts[0][0], "status": "upper bound: already faster at the lowest sparsity measured"}
     for (s0, v0), (s1, v1) in zip(pts, pts[1:]):
         if v0 < 1.0 <= v1:
             s = s0 + (1.0 - v0) * (s1 - s0) / (v1 - v0)

@@ -38,17 +38,36 @@ def calibrate(run, min_time: float) -> int:
     return max(1, math.ceil(min_time / dt))
 
 
-def time_interleaved(runs: dict, repeats: int, min_time: float) -> dict:
-    """``{key: [per-call seconds] * repeats}`` for ``{key: run}``, repeats taken round-robin."""
+def time_interleaved(runs: dict, repeats: int, min_time: float, *, interleave: bool = True,
+                     settle: float = 0.0) -> dict:
+    """``{key: [per-call seconds] * repeats}`` for ``{key: run}``, repeats taken round-robin.
+
+    With ``interleave=False`` each product gets all its repeats in one block,
+    after ``settle`` seconds of sleep: multi-threaded runs use this, because
+    the worker threads of OpenBLAS and of numba's OpenMP layer keep spinning
+    for a while after a call and would steal the cores of the next product.
+    """
     loops = {k: calibrate(f, min_time) for k, f in runs.items()}
     samples = {k: [] for k in runs}
-    for _ in range(repeats):
+
+    def one(k, f):
+        n = loops[k]
+        t0 = time.perf_counter()
+        for _ in range(n):
+            f()
+        samples[k].append((time.perf_counter() - t0) / n)
+
+    if interleave:
+        for _ in range(repeats):
+            for k, f in runs.items():
+                one(k, f)
+    else:
         for k, f in runs.items():
-            n = loops[k]
-            t0 = time.perf_counter()
-            for _ in range(n):
-                f()
-            samples[k].append((time.perf_counter() - t0) / n)
+            if settle > 0:
+                time.sleep(settle)
+            f()  # warm again after the pause
+            for _ in range(repeats):
+                one(k, f)
     return {"samples": samples, "loops": loops}
 
 
