@@ -1,49 +1,371 @@
-"""Pick the kernel for ``A @ x`` from the format, block shape, dtype and operand.
+"""Choose and run the kernel for ``A @ X``: the public entry points of the numba kernels.
 
-The containers call :func:`csr_matmul` / :func:`bcsr_matmul` after validating
-the operand; this module owns the choice of kernel so that a learner who
-writes the obvious ``A @ X`` gets the fast path.
+``A @ X`` on a :class:`~sparsekit.CSR` or :class:`~sparsekit.BCSR` calls
+:func:`csr_matmul` / :func:`bcsr_matmul`, which use ``variant="auto"``: the
+kernel that measured fastest on this course's reference machine for the block
+shape, dtype and operand size.  The benchmark and the lessons call the same
+kernels by name through :func:`spmm` and :func:`spmv`.
+
+API (stable)
+------------
+``spmm(A, X, *, variant="auto", tile=None, out=None) -> Y``
+    ``Y = A @ X`` for a CSR/BCSR ``A`` (``C_out x C_in``, a pruned 1x1
+    convolution) and a dense 2-D ``X`` (``C_in x HW``, HW contiguous: NCHW
+    activations).  ``Y`` is C-contiguous ``C_out x HW`` in the dtype of the
+    product (float32 if both are float32, else float64).
+``spmv(A, x, *, variant="auto") -> y``
+    ``y = A @ x`` for a dense 1-D ``x``.
+``available_variants(A) -> tuple[str, ...]``
+    The variants that run for ``A`` (all of them, for every CSR/BCSR).
+``tiles(A) -> tuple[int, ...]``
+    The HW tile widths accepted by ``spmm(..., tile=...)`` for ``A``'s block
+    shape (empty when the block has no register-tiled kernel).
+``choose(A, X) -> (variant, tile)``
+    What ``variant="auto"`` runs for these operands.
+``kernel_name(A, X, variant="auto", tile=None) -> str``
+    The name of the numba function that runs (for reports and plots).
+
+Variants (``VARIANTS``)
+    ``"reference"``  the plain loops the lessons start from (:mod:`sparsekit.kernels.spmm_bcsr`,
+                     ``spmm_csr``, ``spmv_csr``, ``spmv_bcsr``);
+    ``"scalar"``     the fast kernel's own source compiled with LLVM's vectorisers off (no ymm
+                     instructions: ``tests/test_asm.py`` checks the machine code);
+    ``"simd"``       the fast kernel: register-tiled and vectorised, one thread;
+    ``"parallel"``   the same with ``numba.prange`` over (block) rows; uses ``numba.get_num_threads()``;
+    ``"auto"``       ``simd`` or ``parallel`` and the tile, chosen from :data:`AUTO_TILE`.
+
+``tile`` (spmm only): the HW tile width of the register-tiled kernels (block
+shapes in :data:`sparsekit.kernels.spmm_bcsr_tiled.BLOCKS`: 1x1, 1x4, 4x1, 2x2, 4x4, 8x1,
+1x8, 8x8; widths in ``TILES``).  ``None`` takes the measured best for the block and
+dtype.  Other block shapes run the general loop
+(:mod:`sparsekit.kernels.spmm_bcsr_general`) and reject a tile.  A CSR matrix
+runs the 1x1 kernels (its ``data`` *is* a list of 1x1 blocks).
+
+Block convention: ``BCSR.blocksize = (r, c)`` = (output channels, input
+channels).  MNN's/XNNPACK's "1x4" (4 output channels share one activation
+load) is our ``(4, 1)``.
+
+Errors: a non-CSR/BCSR ``A`` raises ``TypeError``; a wrong ``variant`` or ``tile``,
+a shape mismatch or a bad ``out`` raises ``ValueError`` -- always before a kernel
+runs.  The first call of a (kernel, dtype) compiles it (seconds); numba caches
+it on disk for later processes.  Time kernels after a warm-up call.
+
+The int8 kernels (int8 weights and activations, int32 accumulation) are in
+:mod:`sparsekit.quant` (``Int8BCSR``, ``spmm_int8``).
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from .kernels.spmm_bcsr import spmm_bcsr
-from .kernels.spmm_csr import spmm_csr
-from .kernels.spmv_bcsr import spmv_bcsr
-from .kernels.spmv_csr import spmv_csr
+from .formats.bcsr import BCSR
+from .formats.csr import CSR
+from .formats.validation import as_operand
+from .kernels import spmm_bcsr_general as _gen
+from .kernels import spmm_bcsr_tiled as _tiled
+from .kernels import spmv_bcsr_fast as _spmv_bcsr
+from .kernels import spmv_csr_fast as _spmv_csr
+from .kernels.spmm_bcsr import spmm_bcsr as _ref_spmm_bcsr
+from .kernels.spmm_csr import spmm_csr as _ref_spmm_csr
+from .kernels.spmv_bcsr import spmv_bcsr as _ref_spmv_bcsr
+from .kernels.spmv_csr import spmv_csr as _ref_spmv_csr
+
+__all__ = [
+    "VARIANTS",
+    "AUTO_TILE",
+    "spmm",
+    "spmv",
+    "available_variants",
+    "tiles",
+    "choose",
+    "kernel_name",
+    "csr_matmul",
+    "bcsr_matmul",
+]
+
+VARIANTS = ("auto", "reference", "scalar", "simd", "parallel")
+
+#: Best HW tile per (block shape, dtype) for the register-tiled kernels.
+#: Measured on the reference machine (AMD EPYC Zen3, AVX2+FMA, 16 ymm registers),
+#: 1 thread, MobileNetV1's 13 pointwise layers at 90% block sparsity, median of 7
+#: runs after warm-up, every tile in ``TILES`` tried (script: /tmp/k1/bench.py of
+#: the kernel engineer; rerun with ``python -m sparsekit.bench`` once it exists).
+AUTO_TILE = {
+    ((1, 1), "float32"): 24,
+    ((1, 4), "float32"): 32,
+    ((4, 1), "float32"): 8,
+    ((2, 2), "float32"): 16,
+    ((4, 4), "float32"): 16,
+    ((8, 1), "float32"): 8,
+    ((1, 8), "float32"): 16,
+    ((8, 8), "float32"): 8,
+    ((1, 1), "float64"): 16,
+    ((1, 4), "float64"): 16,
+    ((4, 1), "float64"): 8,
+    ((2, 2), "float64"): 8,
+    ((4, 4), "float64"): 8,
+    ((8, 1), "float64"): 8,
+    ((1, 8), "float64"): 8,
+    ((8, 8), "float64"): 8,
+}
+#: Below this many multiply-adds (stored values x HW) "auto" stays on one thread:
+#: starting numba's thread pool costs more than it saves.
+PARALLEL_MIN_WORK = 200_000
+#: Below this many stored values "auto" SpMV stays on one thread.
+PARALLEL_MIN_NNZ_SPMV = 50_000
+
+_compiled: set = set()
 
 
-def csr_matmul(A, x: np.ndarray) -> np.ndarray:
-    """``A @ x`` for a validated CSR ``A`` and a validated, contiguous ``x``."""
+# -- validation ------------------------------------------------------------------------------
+
+def _check_matrix(A):
+    if not isinstance(A, (CSR, BCSR)):
+        raise TypeError(f"A must be a sparsekit CSR or BCSR matrix, got {type(A).__name__}")
+
+
+def _check_variant(variant):
+    if not isinstance(variant, str) or variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+
+
+def _block(A) -> tuple:
+    return (1, 1) if isinstance(A, CSR) else tuple(A.blocksize)
+
+
+def available_variants(A) -> tuple:
+    """Variants :func:`spmm` / :func:`spmv` accept for ``A`` (every one, for every CSR/BCSR)."""
+    _check_matrix(A)
+    return VARIANTS
+
+
+def tiles(A) -> tuple:
+    """HW tile widths of the register-tiled kernels for ``A``'s block shape (``()`` if none)."""
+    _check_matrix(A)
+    return tuple(_tiled.TILES) if _block(A) in _tiled.BLOCKS else ()
+
+
+def _check_tile(A, tile):
+    if tile is None:
+        return
+    if isinstance(tile, (bool, np.bool_)) or not isinstance(tile, (int, np.integer)):
+        raise TypeError(f"tile must be an int or None, got {tile!r}")
+    allowed = tiles(A)
+    if not allowed:
+        raise ValueError(
+            f"block shape {_block(A)} has no register-tiled kernel; tile must be None "
+            f"(tiled blocks: {list(_tiled.BLOCKS)})"
+        )
+    if int(tile) not in allowed:
+        raise ValueError(f"tile must be one of {allowed} for block {_block(A)}, got {tile}")
+
+
+def _check_out(out, shape, dtype):
+    if out is None:
+        return
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out must have shape {shape}, got {out.shape}")
+    if out.dtype != dtype:
+        raise ValueError(f"out must have dtype {dtype}, got {out.dtype}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("out must be C-contiguous and writeable")
+
+
+# -- choice --------------------------------------------------------------------------------
+
+def _work(A, n_cols: int) -> int:
+    return A.nnz * max(n_cols, 1)
+
+
+def _choose(A, dtype, n_cols, variant, tile):
+    block = _block(A)
+    if variant == "auto":
+        par = numba.get_num_threads() > 1 and _work(A, n_cols) >= PARALLEL_MIN_WORK
+        variant = "parallel" if par else "simd"
+    if variant in ("scalar", "simd", "parallel") and block in _tiled.BLOCKS and tile is None:
+        tile = AUTO_TILE.get((block, np.dtype(dtype).name), 8)
+    if block not in _tiled.BLOCKS or variant == "reference":
+        tile = None
+    return variant, (None if tile is None else int(tile))
+
+
+def choose(A, X) -> tuple:
+    """``(variant, tile)`` that ``spmm(A, X)`` (``variant="auto"``) runs; ``tile`` may be None."""
+    _check_matrix(A)
+    X = as_operand(X, A.shape[1], A.dtype, name="X")
+    n_cols = X.shape[1] if X.ndim == 2 else 1
+    return _choose(A, X.dtype, n_cols, "auto", None)
+
+
+def kernel_name(A, X, variant: str = "auto", tile=None) -> str:
+    """Name of the numba function ``spmm``/``spmv`` runs for these arguments."""
+    _check_matrix(A)
+    _check_variant(variant)
+    _check_tile(A, tile)
+    X = as_operand(X, A.shape[1], A.dtype, name="X")
+    if X.ndim == 1:
+        v = variant
+        if v == "auto":
+            v = "parallel" if numba.get_num_threads() > 1 and A.nnz >= PARALLEL_MIN_NNZ_SPMV else "simd"
+        fmt = "csr" if isinstance(A, CSR) else "bcsr"
+        return f"spmv_{fmt}" if v == "reference" else f"spmv_{fmt}_{v}"
+    v, t = _choose(A, X.dtype, X.shape[1], variant, tile)
+    if v == "reference":
+        return "spmm_csr" if isinstance(A, CSR) else "spmm_bcsr"
+    block = _block(A)
+    if t is None:
+        return "spmm_bcsr_general" + ("" if v == "simd" else f"_{v}")
+    return _tiled.kernel_name(*block, t, v)
+
+
+# -- running -------------------------------------------------------------------------------
+
+def _ensure_compiled(kernel, args, variant):
+    """Compile on first use with the vectoriser settings of the variant (see spmm_bcsr_tiled)."""
+    key = (id(kernel), tuple(numba.typeof(a) for a in args))
+    if key in _compiled:
+        return
+    _tiled.compile_for(kernel, args, variant)
+    _compiled.add(key)
+
+
+def _spmm_run(A, X, variant, tile, Y):
+    """Fill ``Y`` (padded to whole block rows) with ``A @ X``; ``X`` already padded."""
+    dtype = X.dtype
+    block = _block(A)
+    data = A.data if A.data.dtype == dtype else A.data.astype(dtype)
+    n_cols = X.shape[1]
+    if variant == "reference":
+        kern = _ref_spmm_csr if isinstance(A, CSR) else _ref_spmm_bcsr
+        _ensure_compiled(kern, (data, A.indices, A.indptr, X, Y), "simd")
+        kern(data, A.indices, A.indptr, X, Y)
+        return
+    wf, xf, yf = data.reshape(-1), X.reshape(-1), Y.reshape(-1)
+    if tile is not None:
+        kern = _tiled.get_kernel(*block, tile, variant)
+        args = (wf, A.indices, A.indptr, xf, yf, n_cols)
+    else:
+        r, c = block
+        kern = {"simd": _gen.spmm_bcsr_general, "scalar": _gen.spmm_bcsr_general_scalar,
+                "parallel": _gen.spmm_bcsr_general_parallel}[variant]
+        args = (wf, A.indices, A.indptr, xf, yf, n_cols, r, c)
+    _ensure_compiled(kern, args, variant)
+    kern(*args)
+
+
+def _padded_x(A, X):
+    if isinstance(A, CSR):
+        return X
+    c = A.blocksize[1]
+    padded = -(-A.shape[1] // c) * c
+    if X.shape[0] == padded:
+        return X
+    xp = np.zeros((padded,) + X.shape[1:], dtype=X.dtype)
+    xp[: X.shape[0]] = X
+    return xp
+
+
+def _n_rows_padded(A) -> int:
+    if isinstance(A, CSR):
+        return A.shape[0]
+    return (A.indptr.shape[0] - 1) * A.blocksize[0]
+
+
+def spmm(A, X, *, variant: str = "auto", tile=None, out=None) -> np.ndarray:
+    """``Y = A @ X`` for sparse ``A`` (CSR/BCSR) and dense 2-D ``X``; see the module docstring.
+
+    >>> import numpy as np
+    >>> from sparsekit import BCSR
+    >>> A = BCSR.from_dense(np.eye(8, dtype=np.float32), blocksize=(4, 1))
+    >>> X = np.arange(24, dtype=np.float32).reshape(8, 3)
+    >>> bool(np.array_equal(spmm(A, X, variant="simd", tile=8), X))
+    True
+    """
+    _check_matrix(A)
+    _check_variant(variant)
+    _check_tile(A, tile)
+    X = as_operand(X, A.shape[1], A.dtype, name="X")
+    if X.ndim != 2:
+        raise ValueError(f"spmm needs a 2-D X (C_in x HW); got {X.ndim}-D, use spmv for vectors")
+    dtype = X.dtype
+    shape = (A.shape[0], X.shape[1])
+    _check_out(out, shape, dtype)
+    v, t = _choose(A, dtype, X.shape[1], variant, tile)
+    Xp = _padded_x(A, X)
+    rows = _n_rows_padded(A)
+    if out is not None and rows == shape[0]:
+        Y = out
+    else:
+        Y = np.empty((rows, shape[1]), dtype=dtype)
+    if A.nnz == 0 or shape[1] == 0 or rows == 0:
+        Y[...] = 0
+    else:
+        _spmm_run(A, Xp, v, t, Y)
+    if Y is out:
+        return out
+    if out is not None:
+        out[...] = Y[: shape[0]]
+        return out
+    return Y[: shape[0]]
+
+
+def spmv(A, x, *, variant: str = "auto") -> np.ndarray:
+    """``y = A @ x`` for sparse ``A`` (CSR/BCSR) and dense 1-D ``x``."""
+    _check_matrix(A)
+    _check_variant(variant)
+    x = as_operand(x, A.shape[1], A.dtype, name="x")
+    if x.ndim != 1:
+        raise ValueError(f"spmv needs a 1-D x; got {x.ndim}-D, use spmm for matrices")
+    return _spmv_run(A, x, variant)
+
+
+def _spmv_run(A, x, variant):
     dtype = x.dtype
     data = A.data if A.data.dtype == dtype else A.data.astype(dtype)
-    n_rows = A.shape[0]
-    if x.ndim == 1:
-        y = np.empty(n_rows, dtype=dtype)
-        spmv_csr(data, A.indices, A.indptr, x, y)
+    if variant == "auto":
+        par = numba.get_num_threads() > 1 and A.nnz >= PARALLEL_MIN_NNZ_SPMV
+        variant = "parallel" if par else "simd"
+    if isinstance(A, CSR):
+        y = np.empty(A.shape[0], dtype=dtype)
+        if A.shape[0] == 0:
+            return y
+        kern = {"reference": _ref_spmv_csr, "simd": _spmv_csr.spmv_csr_simd,
+                "scalar": _spmv_csr.spmv_csr_scalar, "parallel": _spmv_csr.spmv_csr_parallel}[variant]
+        args = (data, A.indices, A.indptr, x, y)
+        _ensure_compiled(kern, args, variant)
+        kern(*args)
+        return y
+    xp = _padded_x(A, x)
+    r, c = A.blocksize
+    y = np.empty(_n_rows_padded(A), dtype=dtype)
+    if y.shape[0] == 0:
+        return y[: A.shape[0]]
+    if variant == "reference":
+        args = (data, A.indices, A.indptr, xp, y)
+        _ensure_compiled(_ref_spmv_bcsr, args, "simd")
+        _ref_spmv_bcsr(*args)
     else:
-        y = np.empty((n_rows, x.shape[1]), dtype=dtype)
-        spmm_csr(data, A.indices, A.indptr, x, y)
-    return y
+        kern = {"simd": _spmv_bcsr.spmv_bcsr_simd, "scalar": _spmv_bcsr.spmv_bcsr_scalar,
+                "parallel": _spmv_bcsr.spmv_bcsr_parallel}[variant]
+        args = (data.reshape(-1), A.indices, A.indptr, xp, y, r, c)
+        _ensure_compiled(kern, args, variant)
+        kern(*args)
+    return y[: A.shape[0]]
+
+
+# -- what the containers call ------------------------------------------------------------------
+
+def csr_matmul(A, x: np.ndarray) -> np.ndarray:
+    """``A @ x`` for a validated CSR ``A`` and a validated, contiguous ``x`` ("auto")."""
+    if x.ndim == 1:
+        return _spmv_run(A, x, "auto")
+    return spmm(A, x)
 
 
 def bcsr_matmul(A, x: np.ndarray) -> np.ndarray:
-    """``A @ x`` for a validated BCSR ``A``; pads ``x`` to whole blocks and slices ``y``."""
-    dtype = x.dtype
-    data = A.data if A.data.dtype == dtype else A.data.astype(dtype)
-    r, c = A.blocksize
-    n_brows = A.indptr.shape[0] - 1
-    n_bcols = -(-A.shape[1] // c)
-    padded = n_bcols * c
-    if x.shape[0] != padded:
-        xp = np.zeros((padded,) + x.shape[1:], dtype=dtype)
-        xp[: x.shape[0]] = x
-        x = xp
+    """``A @ x`` for a validated BCSR ``A`` and a validated, contiguous ``x`` ("auto")."""
     if x.ndim == 1:
-        y = np.empty(n_brows * r, dtype=dtype)
-        spmv_bcsr(data, A.indices, A.indptr, x, y)
-    else:
-        y = np.empty((n_brows * r, x.shape[1]), dtype=dtype)
-        spmm_bcsr(data, A.indices, A.indptr, x, y)
-    return y[: A.shape[0]]
+        return _spmv_run(A, x, "auto")
+    return spmm(A, x)

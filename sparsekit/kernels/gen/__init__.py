@@ -1,0 +1,1 @@
+"""Kernels generated from the templates in sparsekit.kernels (do not edit)."""
