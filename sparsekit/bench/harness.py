@@ -21,6 +21,7 @@ of one threaded library would otherwise slow the next one down.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import sys
 
 import numpy as np
@@ -212,6 +213,7 @@ def run_benchmark(preset="quick", *, backends=None, threads=None, dtype: str = "
     extras = list(p["extras"] if extras is None else extras)
 
     started = _dt.datetime.now(_dt.timezone.utc)
+    load_start = _loadavg()
     info, runnable = [], []
     for b in chosen:
         ok, why = b.available()
@@ -256,6 +258,8 @@ def run_benchmark(preset="quick", *, backends=None, threads=None, dtype: str = "
                              "loop of calls; at 1 thread backends timed round-robin, at more threads "
                              "one block per backend after a 0.15 s pause; JIT and warm-up untimed"},
         "backends": info, "workers": workers, "results": rows,
+        "load": {"start": load_start, "end": _loadavg(), "cores": os.cpu_count(),
+                 "note": "1/5/15-minute load averages: other processes competing for the cores"},
     }
     doc["stacks"] = stack_totals(rows)
     doc["break_even"] = report.break_even(doc)
@@ -264,6 +268,13 @@ def run_benchmark(preset="quick", *, backends=None, threads=None, dtype: str = "
 
         doc["extras"] = _extras.run_extras(extras, progress=progress)
     return doc
+
+
+def _loadavg():
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (OSError, AttributeError):
+        return None
 
 
 def _progress(total: int, enabled: bool):

@@ -118,6 +118,8 @@ def render_summary(doc: dict, results_path: str = "") -> str:
              f"Machine: {m['line']}", "",
              f"Run: {doc['started']} to {doc['finished']} UTC; `{doc.get('command') or 'python -m sparsekit.bench'}`",
              "", f"BLAS environment: " + ", ".join(f"{k}={v}" for k, v in m["blas_env"].items()), "",
+             f"Load average (1/5/15 min) at start {doc.get('load', {}).get('start')}, at end "
+             f"{doc.get('load', {}).get('end')} on {m['cores']} cores (other processes share the machine).", "",
              "Timing: " + doc["config"]["timing"] + f"; {doc['config']['repeats']} repeats. Figures in "
              "parentheses are the band from the summed quartiles of the sparse time.", "",
              "## Issue-3 goals", "", "| goal | measured | target | met? |", "|---|---|---|---|"]
