@@ -48,7 +48,11 @@ Timing: CUDA events around each call, 10+ warm-up calls first (so library
 handles, workspace buffers and Triton compilation stay out), the 50 MB L2
 flushed by writing a 256 MiB buffer before each timed call, median of
 repeats; ``loop_ms`` is a back-to-back loop (warm L2, host launch overhead
-included) divided by its length, the median of three loops.
+included) divided by its length, the median of three loops.  Two more views
+separate the GPU's work from the host's: ``kernel_ms``, the summed duration of
+the kernels one call launches (CUPTI through ``torch.profiler``), and
+``graph_ms``, the time per call when ten calls are captured in a CUDA graph
+and replayed (how a serving system removes launch overhead).
 """
 from __future__ import annotations
 
@@ -513,6 +517,45 @@ def kernel_time(torch, fn, calls: int = 5) -> float:
     return us / calls / 1e3
 
 
+def graph_time(torch, fn, ref=None, *, calls: int = 10, replays: int = 20, tol: float = 1e-5) -> float:
+    """ms per call when ``calls`` calls are captured in one CUDA graph and the graph is replayed.
+
+    The replay launches everything at once, so host overhead (Python, library
+    set-up, launch latency) drops out and what is left is the GPU time per
+    call as a serving system that uses CUDA graphs would see it (warm L2).
+    When ``ref`` is given the graph's output is checked against it first.
+    """
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    torch.cuda.synchronize()
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        for _ in range(calls):
+            out = fn()
+    t0 = time.perf_counter()
+    g.replay()
+    torch.cuda.synchronize()
+    replays = int(min(replays, max(3, 0.3 / max(time.perf_counter() - t0, 1e-6))))
+    if ref is not None:
+        err = _rel_err(torch, out, ref)
+        if not err <= tol:
+            raise RuntimeError(f"graph replay gave a wrong result: relative error {err:.2e}")
+    times = []
+    for _ in range(replays):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        g.replay()
+        b.record()
+        torch.cuda.synchronize()
+        times.append(a.elapsed_time(b) / calls)
+    del g
+    return float(np.median(times))
+
+
 def _measure(torch, method, Wd, Xd, ref, block, quick):
     """One method on one problem: correctness first, then timing; errors become a row field."""
     rec = {"method": method}
@@ -530,6 +573,12 @@ def _measure(torch, method, Wd, Xd, ref, block, quick):
             rec["kernel_ms"] = kernel_time(torch, fn)
         except Exception as exc:  # the wall-clock numbers stand without it
             rec["kernel_ms_error"] = f"{type(exc).__name__}: {str(exc)[:120]}"
+        if method not in _CUPY_METHODS:  # CuPy launches on its own stream, outside torch's capture
+            try:
+                rec["graph_ms"] = graph_time(torch, fn, ref, tol=_tolerance(method))
+            except Exception as exc:
+                rec["graph_ms_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
+                torch.cuda.synchronize()
     except Exception as exc:
         rec["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
     finally:
@@ -648,7 +697,9 @@ def run_sweep(shapes=SHAPES, sparsities=SPARSITIES, blocks=BLOCKS, *, seed: int 
                    "compilation excluded); the L2 flushed (256 MiB write) before each timed call; median of "
                    "10-200 repeats (ms, with p10/p90); loop_ms = back-to-back loop of calls / its length, warm "
                    "L2, host launch overhead included, median of 3 loops; kernel_ms = GPU time of the kernels one call "
-                   "launches (CUPTI through torch.profiler, warm L2, no host overhead), mean of 5 calls; operands "
+                   "launches (CUPTI through torch.profiler, warm L2, no host overhead), mean of 5 calls; graph_ms = per "
+                   "call inside a replayed CUDA graph of 10 calls (host overhead gone, warm L2), median of 20 "
+                   "replays; operands "
                    "already on the GPU; each result checked against a float64 reference before it is timed"),
         "methods": METHODS,
         "tolerance": TOLERANCE,
@@ -680,6 +731,7 @@ def run_sweep(shapes=SHAPES, sparsities=SPARSITIES, blocks=BLOCKS, *, seed: int 
                 recs = [_measure(torch, m, Wd, Xd, ref, block[0], quick) for m in methods]
                 dense_ms = next((r.get("ms") for r in recs if r["method"] == "dense"), None)
                 dense_kms = next((r.get("kernel_ms") for r in recs if r["method"] == "dense"), None)
+                dense_gms = next((r.get("graph_ms") for r in recs if r["method"] == "dense"), None)
                 for rec in recs:
                     if "ms" in rec:
                         flops = 2.0 * (M * K if rec["method"].startswith("dense") else nnz) * N
@@ -690,6 +742,8 @@ def run_sweep(shapes=SHAPES, sparsities=SPARSITIES, blocks=BLOCKS, *, seed: int 
                             rec["speedup"] = dense_ms / rec["ms"]
                         if dense_kms and rec.get("kernel_ms"):
                             rec["kernel_speedup"] = dense_kms / rec["kernel_ms"]
+                        if dense_gms and rec.get("graph_ms"):
+                            rec["graph_speedup"] = dense_gms / rec["graph_ms"]
                     emit(rec, base)
                 if profile_kernels and (M, K, N) == shapes[-1] and s == 0.9 and block == blocks[-1]:
                     for m in methods:
@@ -713,6 +767,7 @@ def run_sweep(shapes=SHAPES, sparsities=SPARSITIES, blocks=BLOCKS, *, seed: int 
         recs = [_measure(torch, m, W16, X16, ref, None, quick) for m in FP16_METHODS]
         dense_ms = next((r.get("ms") for r in recs if r["method"] == "dense-fp16"), None)
         dense_kms = next((r.get("kernel_ms") for r in recs if r["method"] == "dense-fp16"), None)
+        dense_gms = next((r.get("graph_ms") for r in recs if r["method"] == "dense-fp16"), None)
         for rec in recs:
             if "ms" in rec:
                 nnz = base["nnz"]
@@ -723,6 +778,8 @@ def run_sweep(shapes=SHAPES, sparsities=SPARSITIES, blocks=BLOCKS, *, seed: int 
                     rec["speedup"] = dense_ms / rec["ms"]
                 if dense_kms and rec.get("kernel_ms"):
                     rec["kernel_speedup"] = dense_kms / rec["kernel_ms"]
+                if dense_gms and rec.get("graph_ms"):
+                    rec["graph_speedup"] = dense_gms / rec["graph_ms"]
             emit(rec, base)
         if profile_kernels and (M, K, N) == shapes[-1]:
             for m in FP16_METHODS:
