@@ -283,3 +283,19 @@ def test_cuda_time_spmm_reports_positive_median():
     X = rng.standard_normal((256, 64)).astype(np.float32)
     t = gpu.time_spmm(W, X, "torch-csr", repeats=10)
     assert 0 < t["ms_p10"] <= t["ms"] <= t["ms_p90"] and t["repeats"] == 10 and t["loop_ms"] > 0
+
+
+@needs_gpu
+def test_cuda_graph_and_kernel_times_are_checked_and_positive():
+    import torch
+
+    rng = np.random.default_rng(4)
+    W = torch.from_numpy(_random_block_sparse(rng, 256, 256, 16, 0.9)).cuda()
+    X = torch.from_numpy(rng.standard_normal((256, 128)).astype(np.float32)).cuda()
+    ref = W.double() @ X.double()
+    for method in ("dense", "torch-csr", "torch-bsr"):
+        fn = gpu._prepare(torch, method, W, X, 16)
+        assert gpu.graph_time(torch, fn, ref, tol=gpu._tolerance(method)) > 0
+        assert gpu.kernel_time(torch, fn) > 0
+    with pytest.raises(RuntimeError, match="wrong result"):
+        gpu.graph_time(torch, gpu._prepare(torch, "dense", W, X), ref + 1.0)
