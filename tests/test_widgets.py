@@ -157,6 +157,21 @@ def test_density_explorer_times_and_plot():
         DensityExplorer(n=10, density=0.0, measure=False)
 
 
+def test_time_matvec_restores_threads():
+    import numba
+
+    from sparsekit import CSR
+    from sparsekit.widgets.density import time_matvec
+
+    A = random_sparse(100, 0.05, seed=2)
+    before = numba.get_num_threads()
+    td, tc = time_matvec(A, CSR.from_dense(A), np.ones(100), repeats=3, threads=1)
+    assert td > 0 and tc > 0
+    assert numba.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"):
+        time_matvec(A, CSR.from_dense(A), np.ones(100), threads=0)
+
+
 # ---------------------------------------------------------------------------
 # lazy package
 # ---------------------------------------------------------------------------

@@ -66,12 +66,22 @@ def random_sparse(n: int, density: float, seed: int = 0) -> np.ndarray:
     return A
 
 
-def time_matvec(A_dense: np.ndarray, A_csr: CSR, x: np.ndarray, repeats: int = 7) -> tuple:
-    """Median seconds of ``A_dense @ x`` and ``A_csr @ x`` (warm-up call first)."""
-    A_dense @ x
-    A_csr @ x
+def time_matvec(A_dense: np.ndarray, A_csr: CSR, x: np.ndarray, repeats: int = 7,
+                threads: int = 1) -> tuple:
+    """Median seconds of ``A_dense @ x`` and ``A_csr @ x`` (warm-up call first).
+
+    Like with like: BLAS (through threadpoolctl) and numba both run with
+    ``threads`` threads during the measurement; the previous settings are
+    restored afterwards.
+    """
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
 
     def med(f):
+        f()  # warm-up (and JIT compile)
         ts = []
         for _ in range(repeats):
             t0 = time.perf_counter()
@@ -79,7 +89,13 @@ def time_matvec(A_dense: np.ndarray, A_csr: CSR, x: np.ndarray, repeats: int = 7
             ts.append(time.perf_counter() - t0)
         return float(np.median(ts))
 
-    return med(lambda: A_dense @ x), med(lambda: A_csr @ x)
+    old = numba.get_num_threads()
+    numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
+    try:
+        with threadpool_limits(limits=int(threads), user_api="blas"):
+            return med(lambda: A_dense @ x), med(lambda: A_csr @ x)
+    finally:
+        numba.set_num_threads(old)
 
 
 def _fmt_bytes(b: float) -> str:
@@ -92,7 +108,8 @@ def _fmt_bytes(b: float) -> str:
 class DensityExplorer:
     """A density slider for an ``n x n`` float64 matrix: memory of both formats, and their ``A @ x`` times.
 
-    ``measure=False`` skips the timing (memory only).  ``.slider`` is the
+    ``measure=False`` skips the timing (memory only).  Times use one thread
+    for both (see :func:`time_matvec`).  ``.slider`` is the
     density (log scale), ``.view`` an HTML table, ``.plot`` an Output with the
     picture; ``.widget`` is the whole explorer.
     """
