@@ -250,23 +250,25 @@ def _build_numba(variant: str) -> Callable:
         if not dispatch_has_spmm():
             return Prepared(lambda: A @ Xd, note="fallback A @ X")
         out = np.empty((A.shape[0], Xd.shape[1]), dtype=dtype)
-        return Prepared(lambda: spmm_variant(A, Xd, variant, out=out))
+        d = importlib.import_module("sparsekit.dispatch")
+        name = getattr(d, "kernel_name", None)
+        note = name(A, Xd, variant) if name is not None else ""
+        return Prepared(lambda: spmm_variant(A, Xd, variant, out=out), note=note)
     return build
 
 
 # int8: int8 weights and activations, int32 accumulation (the BCSR SpMM of K1's kernels).
 
 def _int8_api():
-    """``(quantize_fn, spmm_fn)`` from the dispatcher / quant module, or raise ImportError."""
-    d = importlib.import_module("sparsekit.dispatch")
+    """``(Int8BCSR, spmm_int8)`` from :mod:`sparsekit.quant`, or raise ImportError."""
     try:
         q = importlib.import_module("sparsekit.quant")
-    except ImportError:
-        q = None
-    spmm_int8 = getattr(d, "spmm_int8", None)
-    container = getattr(q, "BCSRInt8", None) if q is not None else None
-    if container is None or not dispatch_has_spmm():
-        raise ImportError("no int8 BCSR kernel yet (sparsekit.quant.BCSRInt8 / dispatch.spmm with int8)")
+    except ImportError as exc:
+        raise ImportError(f"no int8 BCSR kernel: sparsekit.quant cannot be imported ({exc})") from None
+    container = getattr(q, "Int8BCSR", None)
+    spmm_int8 = getattr(q, "spmm_int8", None)
+    if container is None or spmm_int8 is None:
+        raise ImportError("no int8 BCSR kernel: sparsekit.quant lacks Int8BCSR / spmm_int8")
     return container, spmm_int8
 
 
@@ -351,7 +353,8 @@ def _build_cuda(W, X, blocksize) -> Prepared:
         med = sp["ms"] / 1e3
         return {"median_s": med, "q1_s": sp["ms_p10"] / 1e3, "q3_s": sp["ms_p90"] / 1e3,
                 "iqr_rel": (sp["ms_p90"] - sp["ms_p10"]) / sp["ms"], "min_s": None,
-                "repeats": sp.get("repeats"), "loops": 1, "dense_median_s": de["ms"] / 1e3}
+                "repeats": sp.get("repeats"), "loops": 1, "dense_median_s": de["ms"] / 1e3,
+                "dense_min_s": None}
 
     return Prepared(lambda: g.spmm(Wf, Xf, method, blocksize=bs), measure=measure,
                     note=f"gpu.{method}; speedup over cuBLAS dense fp32 on the same GPU; q1/q3 = p10/p90")
@@ -448,6 +451,8 @@ def _registry() -> list:
                 _dense_check, _build_dense, parallel=True),
         Backend("scipy", "scipy.sparse CSR times a dense matrix (single-threaded C++ loop)",
                 _scipy_check, _build_scipy),
+        Backend("numba-reference", "the plain numba loops the lessons start from (no tiling, 1 thread)",
+                _numba_check("reference"), _build_numba("reference"), variant="reference"),
         Backend("numba-scalar", "numba kernel compiled with vectorisation off (one lane at a time)",
                 _numba_check("scalar"), _build_numba("scalar"), variant="scalar"),
         Backend("numba-simd", "numba kernel vectorised for this CPU (the fast path of A @ X, 1 thread)",

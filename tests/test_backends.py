@@ -6,9 +6,9 @@ from sparsekit import backends as bk
 from sparsekit.backends import Backend, Prepared, get_backend, list_backends
 from sparsekit.bench.cases import block_sparse_weights
 
-REQUIRED = ["dense-blas", "scipy", "numba-scalar", "numba-simd", "numba-parallel", "numba-sse2",
+REQUIRED = ["dense-blas", "scipy", "numba-reference", "numba-scalar", "numba-simd", "numba-parallel", "numba-sse2",
             "numba-avx2", "numba-avx512", "int8", "cuda"]
-LOCAL = ["dense-blas", "scipy", "numba-scalar", "numba-simd", "numba-parallel"]
+LOCAL = ["dense-blas", "scipy", "numba-reference", "numba-scalar", "numba-simd", "numba-parallel"]
 
 
 def test_registry_names_descriptions_and_availability_explain_themselves():

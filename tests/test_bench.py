@@ -16,7 +16,7 @@ from sparsekit.bench.timing import summarize, threads, time_interleaved
 
 ROW_KEYS = {"layer", "M", "K", "N", "sparsity", "block", "dtype", "backend", "threads", "status",
             "max_rel_err", "note", "median_s", "q1_s", "q3_s", "iqr_rel", "min_s", "repeats", "loops",
-            "dense_median_s", "speedup", "gflops"}
+            "dense_median_s", "dense_min_s", "speedup", "gflops"}
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,7 @@ def test_stack_totals_sum_the_layers(tiny_doc):
         assert len(rows) == s["layers"] == 2
         assert s["total_s"] == pytest.approx(sum(r["median_s"] for r in rows))
         assert s["speedup"] == pytest.approx(sum(r["dense_median_s"] for r in rows) / s["total_s"])
+        assert s["speedup_min"] == pytest.approx(sum(r["dense_min_s"] for r in rows) / s["min_total_s"])
 
 
 def _broken(name, perturb):

@@ -13,7 +13,7 @@ import numpy as np
 
 __all__ = ["plot_speedup", "plot_layers", "plot_all"]
 
-STYLE = {"scipy": ("tab:gray", "s"), "numba-scalar": ("tab:brown", "v"), "numba-simd": ("tab:blue", "o"),
+STYLE = {"scipy": ("tab:gray", "s"), "numba-reference": ("tab:orange", "x"), "numba-scalar": ("tab:brown", "v"), "numba-simd": ("tab:blue", "o"),
          "numba-parallel": ("tab:purple", "P"), "numba-sse2": ("tab:olive", "<"),
          "numba-avx2": ("tab:cyan", ">"), "numba-avx512": ("tab:pink", "^"), "int8": ("tab:green", "D"),
          "cuda": ("tab:red", "*")}

@@ -15,7 +15,7 @@ __all__ = ["PRESETS", "get_preset", "preset_cases", "MOBILENET_LAYERS"]
 MOBILENET_LAYERS = [(f"mbv1-{i + 1:02d}", cin, cout, hw)
                     for i, (cin, cout, hw) in enumerate(MOBILENET_V1_POINTWISE)]
 LESSON_BLOCKS = ["1x1", "1x4", "4x1", "2x2", "4x4", "8x1"]
-IN_PROCESS = ["dense-blas", "scipy", "numba-scalar", "numba-simd", "numba-parallel", "int8"]
+IN_PROCESS = ["dense-blas", "scipy", "numba-reference", "numba-scalar", "numba-simd", "numba-parallel", "int8"]
 
 PRESETS = {
     "tiny": {
