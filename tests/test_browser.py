@@ -65,7 +65,6 @@ LAB_SETTINGS = {
 }
 COPIED = ("notebooks", "exercises", "results")
 CHECK_CALL = re.compile(r"check\(\s*[\"']")  # a call such as check("ex01.axpy", axpy)
-FEEDBACK = re.compile(r"pass|fail|✓|✗|not implemented|NotImplementedError", re.IGNORECASE)
 SERVER_START_S = 90
 RUN_ALL_S = 300
 
@@ -295,18 +294,69 @@ def test_lesson01_runs_in_the_browser_and_its_slider_drives_the_output(lab, page
     assert _stderr(page) == [], "moving the slider raised:\n" + "\n".join(_stderr(page))
 
 
+def _run_cell(page, cell, pattern: re.Pattern, what: str) -> str:
+    """Run one cell with Shift+Enter, as a learner does; wait until its output matches ``pattern``."""
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    output = cell.locator(".jp-Cell-outputArea")
+    deadline = time.monotonic() + RUN_ALL_S
+    text = ""
+    while time.monotonic() < deadline:
+        text = output.inner_text()
+        prompt = cell.locator(".jp-InputArea-prompt").inner_text()
+        if "*" not in prompt and pattern.search(text):
+            return text
+        time.sleep(0.25)
+    pytest.fail(f"{what}: no output matching {pattern.pattern!r} within {RUN_ALL_S} s; output was:\n{text}")
+
+
 def test_exercise_check_cell_shows_feedback_in_the_browser(lab, page):
+    """A learner's loop: run the exercise, check the unsolved question (feedback: failed, with the
+    reason), type a solution into the cell, check again (feedback: every case passed)."""
     exercise = _find("exercises", "01_*.ipynb", needle="check(")
+    nb = json.loads((ROOT / exercise).read_text(encoding="utf-8"))
+    sources = ["".join(c["source"]) for c in nb["cells"]]
+    i_check = next(i for i, src in enumerate(sources) if CHECK_CALL.search(src))
+    qid, func = re.search(r"check\(\s*[\"']([^\"']+)[\"']\s*,\s*(\w+)", sources[i_check]).groups()
+    i_def = next(i for i, src in enumerate(sources) if re.search(rf"^def {func}\(", src, re.M))
+    solution_nb = ROOT / "solutions" / Path(exercise).name
+    solution = None
+    if solution_nb.is_file():
+        cells = json.loads(solution_nb.read_text(encoding="utf-8"))["cells"]
+        solution = next(("".join(c["source"]) for c in cells if c["cell_type"] == "code"
+                         and re.search(rf"^def {func}\(", "".join(c["source"]), re.M)), None)
+
     _open(page, lab, exercise)
+    # An unsolved exercise may stop 'Run All' at a cell that calls the missing function.
     _run_all(page, stop_on_error_ok=True)
     _shot(page, "exercise01_after_run_all")
-    cell = page.locator(".jp-NotebookPanel .jp-CodeCell", has_text=CHECK_CALL).first
-    cell.scroll_into_view_if_needed()
-    prompt = cell.locator(".jp-InputArea-prompt").inner_text().strip()
-    assert re.search(r"\[\d+\]", prompt), (
-        f"the first check(...) cell of {exercise} did not run (prompt {prompt!r}); "
-        "an earlier cell stopped 'Run All':\n" + "\n".join(_stderr(page))
-    )
-    feedback = cell.locator(".jp-Cell-outputArea").inner_text()
-    _shot(cell, "exercise01_check_feedback")
-    assert FEEDBACK.search(feedback), f"check(...) showed no feedback; its output was:\n{feedback!r}"
+    cells = page.locator(".jp-NotebookPanel .jp-Cell")
+    assert cells.count() == len(sources), "the notebook in the browser does not show every cell"
+    def_prompt = cells.nth(i_def).locator(".jp-InputArea-prompt").inner_text()
+    assert re.search(r"\[\d+\]", def_prompt), f"'Run All' did not reach the definition of {func}"
+
+    check_cell = cells.nth(i_check)
+    check_cell.scroll_into_view_if_needed()
+    score = re.compile(rf"{re.escape(qid)}: (\d+)/(\d+) points")
+    feedback = _run_cell(page, check_cell, score, f"check({qid!r}) on the unsolved exercise")
+    _shot(check_cell, "exercise01_check_unsolved")
+    got, full = map(int, score.search(feedback).groups())
+    assert full > 0 and got < full, f"an unsolved exercise scored {got}/{full}:\n{feedback}"
+    assert "NotImplementedError" in feedback, f"the feedback does not say why the cases failed:\n{feedback}"
+
+    if solution is None:
+        pytest.skip(f"{solution_nb} has no 'def {func}(': the solved half of the loop was not run")
+    def_cell = cells.nth(i_def)
+    def_cell.locator(".jp-InputArea-editor .cm-content").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(solution)
+    typed = def_cell.locator(".jp-InputArea-editor .cm-content").inner_text()
+    assert typed.split() == solution.split(), "the editor did not take the solution as typed"
+    def_cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    feedback = _run_cell(page, check_cell, re.compile(rf"{re.escape(qid)}: (\d+)/\1 points"),
+                         f"check({qid!r}) after typing the reference solution")
+    check_cell.scroll_into_view_if_needed()
+    _shot(check_cell, "exercise01_check_solved")
+    got, full = map(int, score.search(feedback).groups())
+    assert got == full > 0, f"the reference solution typed in the browser scored {got}/{full}:\n{feedback}"
