@@ -152,14 +152,15 @@ def _w_html(w, index):
 
 def _step_html(step: Step, v_pairs, n_u0: int) -> str:
     colour = _PHASE_COLOUR[step.phase]
+    block = "<div style='margin:2px 0 8px 0'>{}<br>{}</div>"
     parts = [
         f'<div style="background:{colour};padding:4px 8px;margin-bottom:6px">'
         f"<b>{html.escape(step.text)}</b></div>",
-        "<b>v</b> (read-only)", _pairs_html(v_pairs, step.v_pos),
-        "<b>u</b> (new entries in green)", _pairs_html(step.u, step.u_pos, new_from=n_u0),
-        "<b>w</b>, the work array (index above, value below)", _w_html(step.w, step.index),
+        block.format("<b>v</b> (read-only)", _pairs_html(v_pairs, step.v_pos)),
+        block.format("<b>u</b> (new entries in green)", _pairs_html(step.u, step.u_pos, new_from=n_u0)),
+        block.format("<b>w</b>, the work array (index above, value below)", _w_html(step.w, step.index)),
     ]
-    return "<div>" + "<br>".join(parts) + "</div>"
+    return "<div>" + "".join(parts) + "</div>"
 
 
 def _ipywidgets():
