@@ -827,10 +827,20 @@ def _slug(doc: dict) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in name).strip("-") or "gpu"
 
 
-def plot(doc: dict, path: str | None = None, *, shapes=None):
-    """Speedup over dense vs sparsity, one panel per shape, one line per method and block pattern.
+PLOT_METRICS = {
+    "speedup": "per call (CUDA events, host overhead included)",
+    "graph_speedup": "per call in a CUDA graph (host overhead removed)",
+    "kernel_speedup": "GPU kernel time only (profiler)",
+}
 
-    Works on any machine (matplotlib only).  Returns the figure; saves it when ``path`` is given.
+
+def plot(doc: dict, path: str | None = None, *, metrics=("speedup", "graph_speedup"), shapes=None):
+    """Speedup over dense fp32 vs sparsity: one column per shape, one row per metric.
+
+    Lines: cuSPARSE CSR through torch and CuPy on unstructured W, block-sparse
+    BSR (torch) with 16x16 and 32x32 blocks, dense TF32 for scale; a star for
+    fp16 2:4 against fp16 dense.  Works on any machine (matplotlib only).
+    Returns the figure and saves it when ``path`` is given.
     """
     import matplotlib
 
@@ -838,41 +848,44 @@ def plot(doc: dict, path: str | None = None, *, shapes=None):
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    rows = [r for r in doc["rows"] if "speedup" in r]
+    rows = doc["rows"]
     if shapes is None:
         shapes = sorted({(r["M"], r["K"], r["N"]) for r in rows}, key=lambda t: t[0] * t[1] * t[2])
-    fig, axes = plt.subplots(1, len(shapes), figsize=(4.6 * len(shapes), 4.0), squeeze=False, sharey=True)
-    styles = {"torch-csr": "C0", "cupy-csr": "C1", "cupy-csr-fortran": "C2", "torch-bsr": "C3",
-              "triton-bsr": "C4", "dense-tf32": "C7"}
-    marks = {"1x1": "o", "16x16": "s", "32x32": "^"}
-    for ax, (M, K, N) in zip(axes[0], shapes):
-        sel = [r for r in rows if (r["M"], r["K"], r["N"]) == (M, K, N) and r["dtype"] == "float32"]
-        for method in styles:
-            for blk in marks:
-                pts = sorted((r["sparsity"], r["speedup"]) for r in sel if r["method"] == method and r["block"] == blk)
-                if not pts or (method == "dense-tf32" and blk != "1x1"):
-                    continue
-                xs, ys = zip(*pts)
-                label = method if method == "dense-tf32" else f"{method} {blk}"
-                ax.plot(xs, ys, color=styles[method], marker=marks[blk], lw=1.2, ms=5,
-                        ls="--" if method == "dense-tf32" else "-", label=label)
-        semi = [r for r in rows if (r["M"], r["K"], r["N"]) == (M, K, N) and r["method"] == "semi24-cusparselt"]
-        for r in semi:
-            ax.plot([0.5], [r["speedup"]], marker="*", ms=13, color="C5", ls="none",
-                    label="fp16 2:4 cuSPARSELt (vs fp16 dense)")
-        ideal = np.linspace(0.5, 0.95, 50)
-        ax.plot(ideal, 1 / (1 - ideal), color="0.7", lw=1, ls=":", label="ideal 1/(1-s)")
-        ax.axhline(1.0, color="k", lw=0.8)
-        ax.set_yscale("log")
-        ax.set_title(f"W {M}x{K} @ X {K}x{N}")
-        ax.set_xlabel("sparsity of W")
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].set_ylabel("speedup over dense fp32 SGEMM (log)")
+    lines = [("torch-csr", "1x1", "C0", "o", "-"), ("cupy-csr", "1x1", "C1", "o", "-"),
+             ("torch-bsr", "16x16", "C3", "s", "-"), ("torch-bsr", "32x32", "C2", "^", "-"),
+             ("dense-tf32", "1x1", "0.45", "", "--")]
+    fig, axes = plt.subplots(len(metrics), len(shapes), figsize=(4.3 * len(shapes), 3.3 * len(metrics)),
+                             squeeze=False, sharey=True)
+    for i, metric in enumerate(metrics):
+        for ax, (M, K, N) in zip(axes[i], shapes):
+            sel = [r for r in rows if (r["M"], r["K"], r["N"]) == (M, K, N) and metric in r]
+            for method, blk, color, mark, ls in lines:
+                pts = sorted((r["sparsity"], r[metric]) for r in sel
+                             if r["method"] == method and r["block"] == blk and r["dtype"] == "float32")
+                if pts:
+                    xs, ys = zip(*pts)
+                    label = "dense TF32" if method == "dense-tf32" else f"{method} {blk}"
+                    ax.plot(xs, ys, color=color, marker=mark or None, ls=ls, lw=1.3, ms=5, label=label)
+            for r in sel:
+                if r["method"] == "semi24-cusparselt":
+                    ax.plot([0.5], [r[metric]], marker="*", ms=13, color="C4", ls="none",
+                            label="fp16 2:4 cuSPARSELt vs fp16 dense")
+            xs = np.linspace(0.5, 0.95, 50)
+            ax.plot(xs, 1 / (1 - xs), color="0.75", lw=1, ls=":", label="ideal 1/(1-s)")
+            ax.axhline(1.0, color="k", lw=0.8)
+            ax.set_yscale("log")
+            ax.grid(True, which="both", alpha=0.3)
+            if i == 0:
+                ax.set_title(f"W {M}x{K} @ X {K}x{N}", fontsize=10)
+            if i == len(metrics) - 1:
+                ax.set_xlabel("sparsity of W")
+        axes[i][0].set_ylabel(f"speedup vs dense fp32\n{PLOT_METRICS.get(metric, metric)}", fontsize=8)
     handles, labels = axes[0][-1].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
     gpu = doc.get("machine", {}).get("gpu", "GPU")
-    fig.suptitle(f"Sparse x dense on {gpu} ({doc.get('date', '')[:10]}): above 1 the sparse path wins")
-    fig.tight_layout(rect=(0, 0.14, 1, 0.95))
+    fig.suptitle(f"Sparse x dense on {gpu}, {doc.get('date', '')[:10]}: above the black line the sparse path wins",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 0.96))
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig
