@@ -114,7 +114,7 @@ def binder_base(repo_url: str, ref: str = DEFAULT_REF) -> str:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ValueError(f"repo_url must be an http(s) URL of a git repository, got {repo_url!r}")
     path = parsed.path.strip("/")
-    path = path[:-4] if path.endswith(".git") else path
+    path = path.removesuffix(".git")
     ref_q = urllib.parse.quote(ref, safe="")
     host = parsed.netloc.lower()
     if host in ("github.com", "www.github.com"):
@@ -138,7 +138,7 @@ def binder_url(repo_url: str, ref: str, notebook: str) -> str:
 def source_url(repo_url: str, ref: str, path: str) -> str:
     """Link to a file of the repository on its forge (GitHub/GitLab ``blob`` layout)."""
     base = repo_url.strip().rstrip("/")
-    base = base[:-4] if base.endswith(".git") else base
+    base = base.removesuffix(".git")
     sep = "/-/blob/" if "gitlab" in urllib.parse.urlparse(base).netloc else "/blob/"
     return f"{base}{sep}{urllib.parse.quote(ref, safe='')}/{urllib.parse.quote(path)}"
 
@@ -245,7 +245,10 @@ def _exporter():
 def _nav(page: Page, lessons: list[Page], exercise_by_number: dict[int, Page],
          lesson_by_number: dict[int, Page], binder: str, where: str) -> str:
     here = posixpath.dirname(page.target)
-    rel = lambda p: html.escape(posixpath.relpath(p.target, here), quote=True)  # noqa: E731
+
+    def rel(p: Page) -> str:
+        return html.escape(posixpath.relpath(p.target, here), quote=True)
+
     items = [f'<a class="sk-home" href="{html.escape(posixpath.relpath("index.html", here))}">Contents</a>']
     if page.kind == "lesson":
         i = lessons.index(page)

@@ -124,27 +124,26 @@ def lab(tmp_path_factory):
     }
     env.pop("SPARSEKIT_GRADE_RESULTS", None)  # a learner's checks are not recorded for grading
     port = _free_port()
-    log = open(work / "jupyterlab.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-         "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={course}",
-         "--LabApp.extension_manager=readonly", "--LabApp.news_url=None"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=course, start_new_session=True,
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_S
-        while _status(f"{base}/api/status") != 200:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                tail = (work / "jupyterlab.log").read_text()[-3000:]
-                pytest.fail(f"JupyterLab did not start on port {port} (exit {proc.poll()}):\n{tail}")
-            time.sleep(0.5)
-        yield base
-    finally:
-        _stop(proc)
-        log.close()
+    with open(work / "jupyterlab.log", "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+             "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={course}",
+             "--LabApp.extension_manager=readonly", "--LabApp.news_url=None"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=course, start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + SERVER_START_S
+            while _status(f"{base}/api/status") != 200:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    tail = (work / "jupyterlab.log").read_text()[-3000:]
+                    pytest.fail(f"JupyterLab did not start on port {port} (exit {proc.poll()}):\n{tail}")
+                time.sleep(0.5)
+            yield base
+        finally:
+            _stop(proc)
 
 
 # --------------------------------------------------------------------------- the browser
@@ -319,13 +318,13 @@ def test_exercise_check_cell_shows_feedback_in_the_browser(lab, page):
     sources = ["".join(c["source"]) for c in nb["cells"]]
     i_check = next(i for i, src in enumerate(sources) if CHECK_CALL.search(src))
     qid, func = re.search(r"check\(\s*[\"']([^\"']+)[\"']\s*,\s*(\w+)", sources[i_check]).groups()
-    i_def = next(i for i, src in enumerate(sources) if re.search(rf"^def {func}\(", src, re.M))
+    i_def = next(i for i, src in enumerate(sources) if re.search(rf"^def {func}\(", src, re.MULTILINE))
     solution_nb = ROOT / "solutions" / Path(exercise).name
     solution = None
     if solution_nb.is_file():
         cells = json.loads(solution_nb.read_text(encoding="utf-8"))["cells"]
         solution = next(("".join(c["source"]) for c in cells if c["cell_type"] == "code"
-                         and re.search(rf"^def {func}\(", "".join(c["source"]), re.M)), None)
+                         and re.search(rf"^def {func}\(", "".join(c["source"]), re.MULTILINE)), None)
 
     _open(page, lab, exercise)
     # An unsolved exercise may stop 'Run All' at a cell that calls the missing function.

@@ -303,7 +303,7 @@ def test_real_course_links_land_on_the_site(real_site):
     for page in out.rglob("*.html"):
         for href in _HREF.findall(page.read_text(encoding="utf-8")):
             href = html.unescape(href)
-            if not href or href.startswith("#") or re.match(r"^[a-z][a-z0-9+.-]*:", href, re.I):
+            if not href or href.startswith("#") or re.match(r"^[a-z][a-z0-9+.-]*:", href, re.IGNORECASE):
                 continue
             target = (page.parent / urllib.parse.unquote(href.split("#")[0])).resolve()
             if not target.is_file():
