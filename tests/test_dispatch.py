@@ -1,0 +1,155 @@
+"""The public entry points of sparsekit.dispatch: choice of kernel, out=, errors before kernels."""
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sparsekit import BCSR, CSR, dispatch
+from sparsekit.kernels import spmm_bcsr_tiled as tiled
+
+
+def make(block=(4, 1), m=24, n=16, hw=21, dtype=np.float32, seed=0):
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((m, n)).astype(dtype)
+    W[rng.random((m, n)) < 0.7] = 0
+    X = rng.standard_normal((n, hw)).astype(dtype)
+    return W, BCSR.from_dense(W, blocksize=block), X
+
+
+def test_matmul_operator_is_auto_and_correct():
+    W, A, X = make()
+    np.testing.assert_allclose(A @ X, W @ X, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(A @ X[:, 0], W @ X[:, 0], rtol=1e-5, atol=1e-5)
+    C = CSR.from_dense(W)
+    np.testing.assert_allclose(C @ X, W @ X, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(C @ X[:, 1], W @ X[:, 1], rtol=1e-5, atol=1e-5)
+    assert np.array_equal(A @ X, dispatch.spmm(A, X))
+
+
+def test_available_variants_tiles_and_choice():
+    W, A, X = make(block=(4, 1))
+    assert dispatch.available_variants(A) == ("auto", "reference", "scalar", "simd", "parallel")
+    assert dispatch.tiles(A) == tiled.TILES
+    assert dispatch.tiles(BCSR.from_dense(W, blocksize=(3, 2))) == ()
+    variant, tile = dispatch.choose(A, X)
+    assert variant in ("simd", "parallel")
+    assert tile == dispatch.AUTO_TILE[((4, 1), "float32")]
+    assert dispatch.kernel_name(A, X, "simd", 16) == "spmm_bcsr_4x1_t16_simd"
+    assert dispatch.kernel_name(A, X, "reference") == "spmm_bcsr"
+    assert dispatch.kernel_name(A, X[:, 0], "scalar") == "spmv_bcsr_scalar"
+    assert dispatch.kernel_name(CSR.from_dense(W), X, "simd", 8) == "spmm_bcsr_1x1_t8_simd"
+    assert dispatch.kernel_name(BCSR.from_dense(W, blocksize=(3, 2)), X, "parallel") == "spmm_bcsr_general_parallel"
+    # every tiled block has a measured tile for both dtypes
+    for block in tiled.BLOCKS:
+        for dt in ("float32", "float64"):
+            assert dispatch.AUTO_TILE[(block, dt)] in tiled.TILES
+
+
+def test_auto_goes_parallel_only_for_large_work_with_threads():
+    W, A, X = make(m=8, n=8, hw=3)
+    assert dispatch.choose(A, X)[0] == "simd"  # tiny: never worth the thread pool
+    rng = np.random.default_rng(1)
+    Wl = rng.standard_normal((512, 512)).astype(np.float32)
+    Wl[rng.random(Wl.shape) < 0.5] = 0
+    Al = CSR.from_dense(Wl)
+    Xl = np.zeros((512, 196), np.float32)
+    expected = "parallel" if numba.get_num_threads() > 1 else "simd"
+    assert dispatch.choose(Al, Xl)[0] == expected
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        assert dispatch.choose(Al, Xl)[0] == "simd"
+    finally:
+        numba.set_num_threads(old)
+
+
+def test_out_argument_is_filled_and_returned():
+    W, A, X = make(block=(8, 1), m=21)  # 21 rows: the last block row is padded
+    out = np.full((21, X.shape[1]), np.nan, dtype=np.float32)
+    res = dispatch.spmm(A, X, variant="simd", out=out)
+    assert res is out
+    np.testing.assert_allclose(out, W @ X, rtol=1e-5, atol=1e-5)
+    W2, A2, X2 = make(block=(4, 1), m=24)
+    out2 = np.empty((24, X2.shape[1]), np.float32)
+    assert dispatch.spmm(A2, X2, out=out2) is out2
+    np.testing.assert_allclose(out2, W2 @ X2, rtol=1e-5, atol=1e-5)
+
+
+def test_dtype_promotion_and_int_operands():
+    W, A, X = make(dtype=np.float32)
+    Y = dispatch.spmm(A, X.astype(np.float64))
+    assert Y.dtype == np.float64
+    np.testing.assert_allclose(Y, W.astype(np.float64) @ X.astype(np.float64), rtol=1e-6)
+    Xi = np.arange(16 * 5).reshape(16, 5)
+    Yi = dispatch.spmm(A, Xi)
+    assert Yi.dtype == np.float32
+    np.testing.assert_allclose(Yi, W @ Xi.astype(np.float32), rtol=1e-5)
+
+
+def test_non_contiguous_operand_is_accepted():
+    W, A, X = make(hw=40)
+    Xs = X[:, ::2]
+    np.testing.assert_allclose(dispatch.spmm(A, Xs), W @ Xs, rtol=1e-5, atol=1e-5)
+    XF = np.asfortranarray(X)
+    np.testing.assert_allclose(dispatch.spmm(A, XF), W @ X, rtol=1e-5, atol=1e-5)
+
+
+def test_speed_order_on_a_pruned_layer_is_sane():
+    """Not a timing test: just that every variant gives the same numbers as scipy on one layer."""
+    rng = np.random.default_rng(3)
+    W = rng.standard_normal((128, 64)).astype(np.float32)
+    W[rng.random(W.shape) < 0.9] = 0
+    X = rng.standard_normal((64, 196)).astype(np.float32)
+    ref = sp.csr_array(W) @ X
+    A = BCSR.from_dense(W, blocksize=(1, 1))
+    for v in dispatch.available_variants(A):
+        np.testing.assert_allclose(dispatch.spmm(A, X, variant=v), ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda A, X: dispatch.spmm(np.eye(3), X), TypeError, "CSR or BCSR"),
+        (lambda A, X: dispatch.spmm(sp.csr_array(np.eye(16)), X), TypeError, "CSR or BCSR"),
+        (lambda A, X: dispatch.spmm(A, X, variant="fast"), ValueError, "variant must be one of"),
+        (lambda A, X: dispatch.spmm(A, X, variant=None), ValueError, "variant must be one of"),
+        (lambda A, X: dispatch.spmm(A, X, tile=12), ValueError, "tile must be one of"),
+        (lambda A, X: dispatch.spmm(A, X, tile=8.0), TypeError, "tile must be an int"),
+        (lambda A, X: dispatch.spmm(A, X, tile=True), TypeError, "tile must be an int"),
+        (lambda A, X: dispatch.spmm(A, X[:5]), ValueError, "dimension mismatch"),
+        (lambda A, X: dispatch.spmm(A, X[:, 0]), ValueError, "2-D X"),
+        (lambda A, X: dispatch.spmv(A, X), ValueError, "1-D x"),
+        (lambda A, X: dispatch.spmv(A, X[:3, 0]), ValueError, "dimension mismatch"),
+        (lambda A, X: dispatch.spmm(A, X.astype(complex)), TypeError, "complex"),
+        (lambda A, X: dispatch.spmm(A, X.astype(str)), TypeError, "numbers"),
+        (lambda A, X: dispatch.spmm(A, X[None]), ValueError, "1-D or 2-D"),
+        (lambda A, X: dispatch.spmm(A, X, out=np.empty((3, 3), np.float32)), ValueError, "out must have shape"),
+        (lambda A, X: dispatch.spmm(A, X, out=np.empty((24, 21), np.float64)), ValueError, "out must have dtype"),
+        (lambda A, X: dispatch.spmm(A, X, out=np.empty((21, 24), np.float32).T), ValueError, "C-contiguous"),
+        (lambda A, X: dispatch.spmm(A, X, out=[[0.0]]), TypeError, "out must be a numpy array"),
+        (lambda A, X: dispatch.available_variants("A"), TypeError, "CSR or BCSR"),
+    ],
+)
+def test_bad_input_raises_before_any_kernel(call, exc, match):
+    W, A, X = make()
+    with pytest.raises(exc, match=match):
+        call(A, X)
+
+
+def test_general_block_rejects_a_tile():
+    W, A, X = make(block=(3, 2))
+    with pytest.raises(ValueError, match="no register-tiled kernel"):
+        dispatch.spmm(A, X, tile=8)
+    np.testing.assert_allclose(dispatch.spmm(A, X), W @ X, rtol=1e-5, atol=1e-5)
+
+
+def test_empty_matrices_and_operands():
+    A = BCSR.from_dense(np.zeros((5, 7), np.float32), blocksize=(4, 1))
+    for v in dispatch.available_variants(A):
+        assert np.array_equal(dispatch.spmm(A, np.ones((7, 9), np.float32), variant=v), np.zeros((5, 9)))
+        assert np.array_equal(dispatch.spmv(A, np.ones(7, np.float32), variant=v), np.zeros(5))
+    W, A, X = make()
+    assert dispatch.spmm(A, X[:, :0]).shape == (24, 0)
+    Z = BCSR.from_dense(np.zeros((0, 16), np.float32), blocksize=(2, 2))
+    assert dispatch.spmm(Z, X).shape == (0, 21)
+    assert dispatch.spmv(Z, X[:, 0]).shape == (0,)
