@@ -85,6 +85,11 @@ def _timed_fields(stats: dict, loops: int, dense: dict, case: Case) -> dict:
                 gflops=case.flops / med / 1e9 if med > 0 else None)
 
 
+def _runs_at(backend, case: Case, limits: dict) -> bool:
+    allowed = limits.get(backend.name)
+    return allowed is None or backend.name == BASELINE or any(abs(case.sparsity - s) < 1e-9 for s in allowed)
+
+
 def _measure_case(case: Case, backends: list, nthreads: int, repeats: int, min_time: float) -> list:
     W, X = make_operands(case)
     W64, X64 = W.astype(np.float64), X.astype(np.float64)
@@ -235,21 +240,29 @@ def run_benchmark(preset="quick", *, backends=None, threads=None, dtype: str = "
     remote = [b for b in runnable if b.remote]
     cases = preset_cases(p, np.dtype(dtype).name)
 
+    limits = {} if sparsities is not None else dict(p.get("backend_sparsities") or {})
+    multi = p.get("multi_thread_sparsities")
+    if multi is not None and sparsities is None:
+        multi_cases = [c for c in cases if any(abs(c.sparsity - s) < 1e-9 for s in multi)]
+    else:
+        multi_cases = cases
     rows, workers = [], {}
-    total = len(cases) * len(threads) + (len(remote) if 1 in threads else 0)
+    total = sum(len(cases) if t == 1 else len(multi_cases) for t in threads) + (len(remote) if 1 in threads else 0)
     bar = _progress(total, progress)
     for t in threads:
         active = [b for b in local if t == 1 or b.parallel]
         with thread_limit(t):
-            for case in cases:
+            for case in (cases if t == 1 else multi_cases):
                 bar.set_postfix_str(f"{t}T {case.layer} s={case.sparsity:g} {case.block}", refresh=False)
-                rows.extend(_measure_case(case, active, t, repeats, min_time))
+                here = [b for b in active if _runs_at(b, case, limits)]
+                rows.extend(_measure_case(case, here, t, repeats, min_time))
                 bar.update()
     if 1 in threads:
         with thread_limit(1):
             for b in remote:
-                bar.set_postfix_str(f"{b.name} worker ({len(cases)} cases)", refresh=True)
-                rs, winfo = _measure_remote(b, cases, repeats, min_time)
+                mine = [c for c in cases if _runs_at(b, c, limits)]
+                bar.set_postfix_str(f"{b.name} worker ({len(mine)} cases)", refresh=True)
+                rs, winfo = _measure_remote(b, mine, repeats, min_time)
                 rows.extend(rs)
                 workers[b.name] = winfo
                 bar.update()
@@ -261,6 +274,8 @@ def run_benchmark(preset="quick", *, backends=None, threads=None, dtype: str = "
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": report.machine_info(),
         "config": {"layers": [list(l) for l in p["layers"]], "sparsities": p["sparsities"],
+                   "multi_thread_sparsities": sorted({c.sparsity for c in multi_cases}),
+                   "backend_sparsities": limits,
                    "blocks": p["blocks"], "threads": threads, "dtype": np.dtype(dtype).name,
                    "repeats": repeats, "min_time_s": min_time, "baseline": BASELINE,
                    "timing": "per call: median (and quartiles) of repeats, each repeat a calibrated "

@@ -2,8 +2,10 @@
 
 Each preset is a plain dict: the layers ``(name, C_in, C_out, HW)``, the
 sparsities, the block shapes (``"RxC"``, rows = output channels), the
-backends and thread counts it sweeps by default, the repeats / minimum time
-per repeat, and the extra measurements (STREAM triad, SpMV past the cache,
+backends and thread counts it sweeps by default (``multi_thread_sparsities``,
+when present, limits the runs at more than one thread to those sparsities),
+``backend_sparsities`` limits named backends to some sparsities, the
+repeats / minimum time per repeat, and the extra measurements (STREAM triad, SpMV past the cache,
 sparse-vector axpy scaling).
 """
 from __future__ import annotations
@@ -45,8 +47,13 @@ PRESETS = {
         "layers": MOBILENET_LAYERS,
         "sparsities": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95], "blocks": LESSON_BLOCKS,
         "backends": IN_PROCESS + ["numba-sse2", "numba-avx2", "numba-avx512", "cuda"],
-        "threads": [1, 2],
-        "repeats": 9, "min_time": 0.005, "extras": ["stream", "spmv_llc", "axpy"],
+        "threads": [1, 2], "multi_thread_sparsities": [0.7, 0.9],
+        # slow or secondary backends: fewer sparsities (keeps the run near 15 minutes on 2 cores)
+        "backend_sparsities": {"numba-reference": [0.5, 0.9], "numba-scalar": [0.5, 0.9],
+                               "scipy": [0.5, 0.7, 0.9, 0.95], "numba-sse2": [0.5, 0.9],
+                               "numba-avx2": [0.5, 0.9], "numba-avx512": [0.5, 0.9],
+                               "int8": [0.5, 0.9], "cuda": [0.5, 0.7, 0.9, 0.95]},
+        "repeats": 7, "min_time": 0.005, "extras": ["stream", "spmv_llc", "axpy"],
     },
 }
 

@@ -172,6 +172,11 @@ def render_summary(doc: dict, results_path: str = "") -> str:
               f"{sum(r['status'] == 'unsupported' for r in doc['results'])}."]
     if results_path:
         lines += ["", f"Full data: `{results_path}`."]
+    lines += ["", "## Reproduce", "", "```",
+              f"env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m sparsekit.bench --preset {doc['preset']} --plot",
+              "```", "", m.get("blas_env_note", ""), "",
+              "On a machine shared with other work the medians move from run to run; compare the "
+              "backends of one run (they were timed side by side), not runs with each other."]
     return "\n".join(lines) + "\n"
 
 
