@@ -1,0 +1,108 @@
+"""int8 BCSR SpMM: exact against numpy's int64 product; quantisation error bounded; errors."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sparsekit import BCSR
+from sparsekit.kernels import spmm_bcsr_tiled as tiled
+from sparsekit.quant import Int8BCSR, qmatmul, quantize, spmm_int8
+
+
+def random_int8_blocks(rng, m, n, block, density):
+    r, c = block
+    mb, nb = -(-m // r), -(-n // c)
+    keep = rng.random((mb, nb)) < density
+    mask = np.repeat(np.repeat(keep, r, 0), c, 1)[:m, :n]
+    W = rng.integers(-127, 128, size=(m, n)).astype(np.int8) * mask.astype(np.int8)
+    return W
+
+
+@pytest.mark.parametrize("block", tiled.BLOCKS, ids=lambda b: f"{b[0]}x{b[1]}")
+@settings(max_examples=8, deadline=None)
+@given(
+    m=st.integers(0, 33), n=st.integers(0, 33), hw=st.integers(0, 60),
+    density=st.sampled_from([0.0, 0.2, 1.0]), seed=st.integers(0, 2**32 - 1),
+)
+def test_int8_spmm_is_exact(block, m, n, hw, density, seed):
+    rng = np.random.default_rng(seed)
+    W = random_int8_blocks(rng, m, n, block, density)
+    X = rng.integers(-128, 128, size=(n, hw)).astype(np.int8)  # -128 too: the kernel must widen first
+    A = BCSR.from_dense(W.astype(np.float32), blocksize=block)
+    Q = Int8BCSR(A.data.astype(np.int8), A.indices, A.indptr, A.shape, block, scale=1.0)
+    Y = spmm_int8(Q, X)
+    assert Y.dtype == np.int32 and Y.shape == (m, hw)
+    assert np.array_equal(Y, W.astype(np.int64) @ X.astype(np.int64))
+
+
+@pytest.mark.parametrize("tile", tiled.TILES)
+def test_int8_every_tile_and_out(tile):
+    rng = np.random.default_rng(tile)
+    W = random_int8_blocks(rng, 20, 24, (4, 1), 0.4)
+    X = rng.integers(-128, 128, size=(24, 2 * tile + 5)).astype(np.int8)
+    Q = Int8BCSR.from_bcsr(BCSR.from_dense(W.astype(np.float32), blocksize=(4, 1)), scale=1.0)
+    out = np.empty((20, X.shape[1]), np.int32)
+    assert spmm_int8(Q, X, tile=tile, out=out) is out
+    assert np.array_equal(out, W.astype(np.int64) @ X.astype(np.int64))
+
+
+def test_quantised_product_approximates_the_float_one():
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((64, 48)).astype(np.float32)
+    W[rng.random(W.shape) < 0.8] = 0
+    X = rng.standard_normal((48, 50)).astype(np.float32)
+    Q = Int8BCSR.from_bcsr(BCSR.from_dense(W, blocksize=(8, 1)))
+    assert Q.scale == pytest.approx(np.abs(W).max() / 127)
+    Y = qmatmul(Q, X)
+    ref = W @ X
+    assert Y.dtype == np.float32
+    # error of symmetric int8 quantisation: a few percent of the output range
+    assert np.abs(Y - ref).max() < 0.03 * np.abs(ref).max()
+    assert np.abs(Q.toarray() - W).max() <= Q.scale / 2 + 1e-7
+
+
+def test_quantize_round_trip_and_saturation():
+    q, s = quantize(np.array([-2.0, 0.0, 1.0, 2.0]))
+    assert q.dtype == np.int8 and s == pytest.approx(2 / 127)
+    assert q.tolist() == [-127, 0, 64, 127]
+    q, s = quantize(np.array([5.0, -5.0]), scale=0.01)
+    assert q.tolist() == [127, -127]
+    q, s = quantize(np.zeros(3))
+    assert s == 1.0 and not q.any()
+
+
+@pytest.mark.parametrize(
+    "make, exc, match",
+    [
+        (lambda: Int8BCSR(np.zeros((1, 4, 1), np.float32), [0], [0, 1], (4, 4), (4, 1), 1.0), TypeError, "int8"),
+        (lambda: Int8BCSR(np.zeros((1, 4, 1), np.int8), [0], [0, 1], (4, 4), (4, 2), 1.0), ValueError, "blocksize"),
+        (lambda: Int8BCSR(np.zeros((1, 3, 2), np.int8), [0], [0, 1], (3, 2), (3, 2), 1.0), ValueError, "int8 kernels exist"),
+        (lambda: Int8BCSR(np.zeros((1, 4, 1), np.int8), [9], [0, 1], (4, 4), (4, 1), 1.0), ValueError, "out of range"),
+        (lambda: Int8BCSR(np.zeros((1, 4, 1), np.int8), [0], [0, 2], (4, 4), (4, 1), 1.0), ValueError, "indptr"),
+        (lambda: Int8BCSR(np.zeros((1, 4, 1), np.int8), [0], [0, 1], (4, 4), (4, 1), 0.0), ValueError, "scale"),
+        (lambda: Int8BCSR(np.zeros((1, 4, 1), np.int8), [0], [0, 1], (4, 4), (4, 1), "1"), TypeError, "scale"),
+        (lambda: Int8BCSR(np.ones((1, 4, 1), np.int8), [0], [0, 1], (3, 4), (4, 1), 1.0), ValueError, "padded rows"),
+        (lambda: Int8BCSR.from_bcsr(np.eye(4)), TypeError, "BCSR"),
+        (lambda: quantize(np.array([1.0, np.nan])), ValueError, "NaN"),
+    ],
+)
+def test_bad_containers(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()
+
+
+def test_bad_operands():
+    Q = Int8BCSR(np.ones((1, 4, 1), np.int8), [0], [0, 1], (4, 4), (4, 1), 1.0)
+    X = np.ones((4, 9), np.int8)
+    with pytest.raises(TypeError, match="int8"):
+        spmm_int8(Q, X.astype(np.float32))
+    with pytest.raises(ValueError, match="dimension mismatch"):
+        spmm_int8(Q, X[:3])
+    with pytest.raises(ValueError, match="2-D"):
+        spmm_int8(Q, X[:, 0])
+    with pytest.raises(ValueError, match="tile"):
+        spmm_int8(Q, X, tile=7)
+    with pytest.raises(ValueError, match="out"):
+        spmm_int8(Q, X, out=np.empty((4, 9), np.int64))
+    with pytest.raises(TypeError, match="Int8BCSR"):
+        spmm_int8(BCSR.from_dense(np.eye(4)), X)
