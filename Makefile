@@ -8,11 +8,13 @@ STAMP  := $(VENV)/.installed
 PYTEST_NB := -p no:cacheprovider --nbval --nbval-current-env \
              --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600
 
-.PHONY: lab test install test-unit test-notebooks exercises bench clean help
+.PHONY: lab test install test-unit test-notebooks exercises site clean help
 
 help:
 	@echo "make lab    - install into .venv and open the course in JupyterLab"
 	@echo "make test   - install into .venv and run the whole suite (pytest + nbval)"
+	@echo "make site   - render the executed lessons and exercise prompts to _site/"
+	@echo "make exercises - regenerate exercises/ from solutions/"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed")'
@@ -39,6 +41,12 @@ test-unit: install
 
 test-notebooks: install
 	$(PY) -m pytest $(PYTEST_NB) notebooks solutions -q
+
+site: install
+	$(PY) -m sparsekit.site --out _site
+
+exercises: install
+	$(PY) -m sparsekit.grading.generate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
