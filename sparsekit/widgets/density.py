@@ -127,7 +127,7 @@ class DensityExplorer:
         self.slider = W.FloatLogSlider(value=float(density), base=10, min=-4, max=0, step=0.25,
                                        description="density", continuous_update=False,
                                        readout_format=".2g")
-        self.view = W.HTML()
+        self.view = W.HTML(layout=W.Layout(min_width="300px"))
         self.plot = W.Output()
         self.slider.observe(self._on_change, names="value")
         self.widget = W.VBox([self.slider, W.HBox([self.view, self.plot])])
@@ -164,8 +164,8 @@ class DensityExplorer:
                 ("CSR A@x (sparsekit)", f"{k['csr_s'] * 1e3:.3f} ms"),
                 ("dense time / CSR time", f"{k['dense_s'] / k['csr_s']:.2f}"),
             ]
-        body = "".join(f"<tr><td style='padding:2px 8px'>{a}</td><td style='padding:2px 8px;"
-                       f"text-align:right;font-family:monospace'>{b}</td></tr>" for a, b in rows)
+        body = "".join(f"<tr><td style='padding:1px 8px;white-space:nowrap'>{a}</td><td style='padding:1px 8px;"
+                       f"text-align:right;white-space:nowrap;font-family:monospace'>{b}</td></tr>" for a, b in rows)
         self.view.value = (f"<b>{self.n} x {self.n} float64, density {density:.2g}</b>"
                            f"<table>{body}</table>")
         if self.show_plot:
@@ -195,6 +195,7 @@ class DensityExplorer:
                 hd = [h[0] for h in hist]
                 ax.loglog(hd, [h[1] * 1e3 for h in hist], "o-", label="dense (numpy)")
                 ax.loglog(hd, [h[2] * 1e3 for h in hist], "s-", label="CSR (sparsekit)")
+                ax.set_xlim(1e-4 / 1.5, 1.5)
                 ax.set_xlabel("density")
                 ax.set_ylabel("A @ x time (ms, median)")
                 ax.set_title("points you have tried", fontsize=9)
