@@ -1,6 +1,7 @@
 """End-to-end latency of MobileNetV1 with dense vs sparse pointwise layers.
 
-MobileNetV1 (width 1.0, 224x224, batch 1, random weights, batch norm folded),
+MobileNetV1 (width 1.0, 224x224, batch 1, random weights, batch norm folded,
+ReLU fused into the convolution before it),
 float32, NCHW.  Every 1x1 convolution is pruned to a sparsity in
 {0.5, 0.7, 0.8, 0.9} either unstructured (stored as CSR, "1x1") or in 4x1
 blocks (4 output channels, MNN's "1x4"; stored as BCSR), then timed:
@@ -35,9 +36,9 @@ PATTERNS = {"1x1": (1, 1), "4x1": (4, 1), "1x4": (1, 4), "8x1": (8, 1)}
 
 
 def build(width, resolution, seed=0):
-    from ..nn import fold_batchnorm, mobilenet_v1
+    from ..nn import fold_batchnorm, fuse_relu, mobilenet_v1
 
-    return fold_batchnorm(mobilenet_v1(width, resolution, rng=seed, dtype=np.float32))
+    return fuse_relu(fold_batchnorm(mobilenet_v1(width, resolution, rng=seed, dtype=np.float32)))
 
 
 def pointwise_layers(model):
@@ -87,6 +88,8 @@ def torch_model(model):
             mods.append(d)
         else:
             raise TypeError(f"no torch equivalent for {type(l).__name__}")
+        if getattr(l, "relu", False):
+            mods.append(torch.nn.ReLU())
     return torch.nn.Sequential(*mods).eval()
 
 

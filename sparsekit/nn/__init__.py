@@ -9,7 +9,7 @@ backward), :mod:`~sparsekit.nn.kernels` (numba im2col and depthwise loops),
 :mod:`~sparsekit.nn.train`.
 """
 from .data import load_digits_split
-from .fold import fold_batchnorm
+from .fold import fold_batchnorm, fuse_relu
 from .layers import (
     BatchNorm2d, Conv2d, Dense, DepthwiseConv2d, Flatten, GlobalAvgPool2d, Layer, MatrixLayer, MaxPool2d,
     PointwiseConv2d, ReLU,
@@ -22,6 +22,6 @@ from .train import accuracy, predict, train
 __all__ = [
     "Layer", "MatrixLayer", "Dense", "Conv2d", "PointwiseConv2d", "DepthwiseConv2d", "BatchNorm2d", "ReLU",
     "MaxPool2d", "GlobalAvgPool2d", "Flatten", "softmax", "softmax_cross_entropy", "SGD", "Adam",
-    "fold_batchnorm", "Sequential", "mlp", "ds_cnn", "mobilenet_v1", "MOBILENET_V1_BLOCKS",
+    "fold_batchnorm", "fuse_relu", "Sequential", "mlp", "ds_cnn", "mobilenet_v1", "MOBILENET_V1_BLOCKS",
     "load_digits_split", "train", "accuracy", "predict",
 ]

@@ -16,13 +16,18 @@ def load_digits_split(test_size=0.2, *, seed=0, images=False, dtype=np.float64):
     (for the CNN), centred with the training mean pixel value.
     """
     from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
     if not 0.0 < test_size < 1.0:
         raise ValueError(f"test_size must be a fraction in (0, 1), got {test_size}")
     d = load_digits()
     X = d.data.astype(np.float64) / 16.0
-    Xtr, Xte, ytr, yte = train_test_split(X, d.target, test_size=test_size, random_state=seed, stratify=d.target)
+    # stratified split: the same share of every digit goes to the test set
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(X), dtype=bool)
+    for c in np.unique(d.target):
+        idx = rng.permutation(np.flatnonzero(d.target == c))
+        test[idx[: int(round(test_size * len(idx)))]] = True
+    Xtr, Xte, ytr, yte = X[~test], X[test], d.target[~test], d.target[test]
     if images:
         mu = Xtr.mean()
         Xtr = (Xtr - mu).reshape(-1, 1, 8, 8)

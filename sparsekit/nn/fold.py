@@ -9,9 +9,9 @@ import copy
 
 import numpy as np
 
-from .layers import BatchNorm2d, Conv2d, DepthwiseConv2d, Layer
+from .layers import BatchNorm2d, Conv2d, DepthwiseConv2d, Layer, ReLU
 
-__all__ = ["fold_batchnorm"]
+__all__ = ["fold_batchnorm", "fuse_relu"]
 
 
 def _fold_into(layer: Layer, bn: BatchNorm2d) -> Layer:
@@ -45,6 +45,24 @@ def fold_batchnorm(model):
             if out[-1].params["W"].shape[0] != layer.c:
                 raise ValueError("BatchNorm2d channels do not match the convolution's output channels")
             out[-1] = _fold_into(out[-1], layer)
+        else:
+            out.append(copy.deepcopy(layer))
+    return Sequential(out)
+
+
+def fuse_relu(model):
+    """A copy of ``model`` where each ReLU after a convolution is done inside it (inference only).
+
+    The convolution clamps its output in the same pass that adds the bias,
+    which saves a full read and write of the activations per layer.  The
+    fused model refuses ``forward(..., train=True)``.
+    """
+    from .models import Sequential
+
+    out = []
+    for layer in model.layers:
+        if isinstance(layer, ReLU) and out and isinstance(out[-1], (Conv2d, DepthwiseConv2d)) and not out[-1].relu:
+            out[-1].relu = True
         else:
             out.append(copy.deepcopy(layer))
     return Sequential(out)

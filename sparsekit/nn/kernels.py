@@ -40,27 +40,51 @@ def col2im(cols, kh, kw, stride, oh, ow, dxp):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def depthwise_forward(xp, w, b, stride, y):
-    """y[n, c] = b[c] + sum_ij w[c, i, j] * xp[n, c, stride*p + i, stride*q + j]."""
+def depthwise_forward(xp, w, b, stride, y, relu=False):
+    """y[n, c] = b[c] + sum_ij w[c, i, j] * xp[n, c, stride*p + i, stride*q + j] (then max(., 0) if ``relu``).
+
+    One output row at a time: the row stays in L1 while the 9 taps are
+    added, and for stride 1 the innermost loop over ``q`` is contiguous
+    (LLVM vectorises it).
+    """
     N, C, OH, OW = y.shape
     kh, kw = w.shape[1], w.shape[2]
     for n in range(N):
         for c in range(C):
             bc = b[c]
             for p in range(OH):
+                yr = y[n, c, p]
                 for q in range(OW):
-                    y[n, c, p, q] = bc
-            for i in range(kh):
-                for j in range(kw):
-                    wv = w[c, i, j]
-                    for p in range(OH):
-                        row = p * stride + i
+                    yr[q] = bc
+                for i in range(kh):
+                    xr = xp[n, c, p * stride + i]
+                    for j in range(kw):
+                        wv = w[c, i, j]
                         if stride == 1:
                             for q in range(OW):
-                                y[n, c, p, q] += wv * xp[n, c, row, q + j]
+                                yr[q] += wv * xr[q + j]
                         else:
                             for q in range(OW):
-                                y[n, c, p, q] += wv * xp[n, c, row, q * stride + j]
+                                yr[q] += wv * xr[q * stride + j]
+                if relu:
+                    for q in range(OW):
+                        yr[q] = max(yr[q], 0.0)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def bias_relu_(y, b, relu):
+    """In place on ``y`` (N, C, P): add ``b[c]`` and, if ``relu``, clamp at zero -- one pass."""
+    N, C, P = y.shape
+    for n in range(N):
+        for c in range(C):
+            bc = b[c]
+            yr = y[n, c]
+            if relu:
+                for m in range(P):
+                    yr[m] = max(yr[m] + bc, 0.0)
+            else:
+                for m in range(P):
+                    yr[m] += bc
 
 
 @numba.njit(cache=True, nogil=True)

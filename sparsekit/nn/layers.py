@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from .kernels import col2im, depthwise_backward, depthwise_forward, im2col, pad_nchw
+from .kernels import bias_relu_, col2im, depthwise_backward, depthwise_forward, im2col, pad_nchw
 
 __all__ = [
     "Layer", "MatrixLayer", "Dense", "Conv2d", "PointwiseConv2d", "DepthwiseConv2d",
@@ -79,6 +79,7 @@ class MatrixLayer(Layer):
     def __init__(self):
         super().__init__()
         self.mask = None  # boolean keep-mask of W's shape, or None
+        self.relu = False  # a ReLU fused in for inference (see sparsekit.nn.fold.fuse_relu)
         self.kernel = None  # what inference multiplies by: W, a CSR or a BCSR
         self.choice = None  # choose_format's report for the current kernel
 
@@ -207,11 +208,15 @@ class Conv2d(MatrixLayer):
 
     def forward(self, x, train=False):
         _check_input(self, x, 4, self.cin)
+        if train and self.relu:
+            raise ValueError("this layer has a fused ReLU (inference only); train the unfused model")
         x = np.ascontiguousarray(x)
         cols, oh, ow = self._cols(x)
         y = self._matmul(cols, train)
-        if "b" in self.params:
-            y += self.params["b"][None, :, None]
+        relu = self.relu and not train
+        if "b" in self.params or relu:
+            b = self.params["b"] if "b" in self.params else np.zeros(self.cout, y.dtype)
+            bias_relu_(y, b.astype(y.dtype, copy=False), relu)
         if train:
             self._cols_cache, self._xshape = cols, x.shape
         return y.reshape(x.shape[0], self.cout, oh, ow)
@@ -257,6 +262,7 @@ class DepthwiseConv2d(Layer):
         rng = np.random.default_rng(rng)
         dt = _check_dtype(dtype)
         fan_in = self.k * self.k
+        self.relu = False  # a ReLU fused in for inference (see sparsekit.nn.fold.fuse_relu)
         self.params = {"W": (rng.standard_normal((self.c, self.k, self.k)) * np.sqrt(2.0 / fan_in)).astype(dt),
                        "b": np.zeros(self.c, dt)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
@@ -271,7 +277,9 @@ class DepthwiseConv2d(Layer):
         oh, ow = self.output_hw(H, Wd)
         xp = np.ascontiguousarray(pad_nchw(x, self.padding))
         y = np.empty((N, C, oh, ow), dtype=x.dtype)
-        depthwise_forward(xp, self.params["W"], self.params["b"], self.stride, y)
+        if train and self.relu:
+            raise ValueError("this layer has a fused ReLU (inference only); train the unfused model")
+        depthwise_forward(xp, self.params["W"], self.params["b"], self.stride, y, self.relu)
         if train:
             self._xp, self._xshape = xp, x.shape
         return y
