@@ -39,12 +39,13 @@ import numpy as np
 
 RESULTS_ENV = "SPARSEKIT_GRADE_RESULTS"
 TIMEOUT_ENV = "SPARSEKIT_CHECK_TIMEOUT"
+COMPILE_ENV = "SPARSEKIT_CHECK_COMPILE_TIME"
 SEED_ENV = "SPARSEKIT_GRADE_SEED"
 
 DEFAULT_TIMEOUT = 10.0  # seconds per case
 COMPILE_ALLOWANCE = 30.0  # extra seconds for the first case (numba JIT compilation)
 PRINT_LIMIT = 10_000  # characters a function may print in one case
-PRINT_ABORT = 100 * PRINT_LIMIT  # stop the function once it has printed this much
+PRINT_ABORT = 10 * PRINT_LIMIT  # stop the function once it has printed this much
 
 EXERCISE_SETS = ("ex01", "ex02", "ex03", "ex04", "ex05", "ex06", "ex07", "ex08")
 
@@ -318,13 +319,17 @@ def _run_with_deadline(fn, timeout: float):
     worker = threading.Thread(target=target, name="sparsekit-check", daemon=True)
     worker.start()
     deadline = time.monotonic() + timeout
-    while worker.is_alive():
-        left = deadline - time.monotonic()
-        if left <= 0:
-            _async_raise(worker, _Timeout)
-            worker.join(0.5)
-            return "timeout", None
-        worker.join(min(left, 0.05))
+    try:
+        while worker.is_alive():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                _async_raise(worker, _Timeout)
+                worker.join(0.5)
+                return "timeout", None
+            worker.join(min(left, 0.05))
+    except KeyboardInterrupt:  # the cell was stopped (by the learner or the grader's cell timeout)
+        _async_raise(worker, _Timeout)
+        return "interrupted", None
     if "error" in box:
         if isinstance(box["error"], _Timeout):
             return "timeout", None
@@ -360,12 +365,13 @@ def _seed_for(qid: str, case_index: int, seed) -> np.random.Generator:
 
 
 def check(question_id: str, func, *, timeout: float | None = None, seed: int | None = None,
-          compile_time: float = COMPILE_ALLOWANCE) -> CheckResult:
+          compile_time: float | None = None) -> CheckResult:
     """Run question ``question_id``'s cases on ``func`` and return a :class:`CheckResult`.
 
     ``timeout`` is the limit in seconds for each case (default 30 s, or the
     ``SPARSEKIT_CHECK_TIMEOUT`` environment variable); the first case gets
-    ``compile_time`` extra seconds for JIT compilation.  ``seed`` changes the random cases
+    ``compile_time`` extra seconds for JIT compilation (default 30 s, or the
+    ``SPARSEKIT_CHECK_COMPILE_TIME`` environment variable).  ``seed`` changes the random cases
     (the grader may set ``SPARSEKIT_GRADE_SEED``); by default every run of a
     question draws the same cases.  Never raises.
     """
@@ -396,6 +402,8 @@ def _check(qid, func, timeout, seed, compile_time) -> CheckResult:
     if timeout is None:
         timeout = _env_float(TIMEOUT_ENV, DEFAULT_TIMEOUT)
     timeout = max(float(timeout), 0.01)
+    if compile_time is None:
+        compile_time = _env_float(COMPILE_ENV, COMPILE_ALLOWANCE)
 
     capture = _Capture(PRINT_LIMIT)
     out_err = (sys.stdout, sys.stderr)
@@ -406,7 +414,7 @@ def _check(qid, func, timeout, seed, compile_time) -> CheckResult:
         for i, case in enumerate(cases):
             if timed_out:
                 results.append(CaseResult(case.name, 0, case.points,
-                                          "skipped: an earlier case timed out"))
+                                          "skipped: an earlier case timed out, was interrupted or printed too much"))
                 continue
             call = _Caller(func)
             rng = _seed_for(qid, i, seed)
@@ -414,7 +422,7 @@ def _check(qid, func, timeout, seed, compile_time) -> CheckResult:
             status, value = _run_with_deadline(lambda: case.run(call, rng), limit)
             printed = capture.reset()
             results.append(_case_result(case, status, value, limit, printed, call))
-            if status == "timeout":
+            if status in ("timeout", "interrupted") or printed > PRINT_LIMIT:
                 timed_out = True
     finally:
         sys.stdout, sys.stderr = out_err
@@ -437,6 +445,8 @@ class _Caller:
 
 
 def _case_result(case: Case, status: str, value, limit: float, printed: int, call: _Caller) -> CaseResult:
+    if status == "interrupted":
+        return CaseResult(case.name, 0, case.points, "interrupted: the cell was stopped while this case ran")
     if status == "timeout":
         return CaseResult(case.name, 0, case.points,
                           f"timed out after {limit:g} s: the function did not return "

@@ -55,15 +55,20 @@ _ORDER_HINT = "u's entries first, in u's order, then the indices new to u in v's
 
 
 def _check_axpy(call, u_idx, u_val, v_idx, v_val, r, work):
+    out = call(u_idx.copy(), u_val.copy(), v_idx.copy(), v_val.copy(), r, work)
+    _verify_axpy(out, u_idx, u_val, v_idx, v_val, r)
+    return work
+
+
+def _verify_axpy(out, u_idx, u_val, v_idx, v_val, r):
     inp = dict(u_idx=u_idx, u_val=u_val, v_idx=v_idx, v_val=v_val, r=r)
-    idx, val = _axpy_result(call(u_idx.copy(), u_val.copy(), v_idx.copy(), v_val.copy(), r, work), inp)
+    idx, val = _axpy_result(out, inp)
     e_idx, e_val = ref_axpy(u_idx, u_val, v_idx, v_val, r)
     if set(idx.tolist()) != set(e_idx.tolist()) or len(idx) != len(e_idx):
         raise CaseFailure("the result holds the wrong set of indices", input=inp, expected=e_idx, actual=idx,
                           hint="an index appears once; entries of v that are stored zeros add nothing new")
     assert_equal(idx, e_idx, "the order of the indices", input=inp, hint=_ORDER_HINT)
     assert_close(val, e_val, "val", input=inp, hint="each value is u_i + r * v_i")
-    return work
 
 
 @question("ex01.axpy_scatter", "u <- u + r*v with the scatter array")
@@ -86,20 +91,22 @@ def _axpy_scatter():
         work = np.zeros(40)
         for trial in range(10):
             u_idx, u_val, v_idx, v_val = random_pair_vectors(rng, 40, 12, 12, 5)
-            call(u_idx, u_val, v_idx, v_val, 1.5, work)
+            _check_axpy(call, u_idx, u_val, v_idx, v_val, 1.5, work)
             assert_clean(work, input=dict(u_idx=u_idx, u_val=u_val, v_idx=v_idx, v_val=v_val, r=1.5),
                          hint="pass 2 clears the slots u shares with v, pass 3 the others")
 
     def inputs_unchanged(call, rng):
         vecs = random_pair_vectors(rng, 30, 10, 10, 4)
         before = snapshot(*vecs)
-        call(*vecs, -0.5, np.zeros(30))
+        out = call(*vecs, -0.5, np.zeros(30))
         assert_unchanged(before, vecs, ["u_idx", "u_val", "v_idx", "v_val"],
                          input=dict(zip(["u_idx", "u_val", "v_idx", "v_val"], before)))
+        _verify_axpy(out, *before, -0.5)
 
     def cost(call, rng):
         u_idx, u_val, v_idx, v_val = random_pair_vectors(rng, 1000, 300, 300, 100)
         w_small, w_big = np.zeros(1000), np.zeros(10_000_000)
+        _check_axpy(call, u_idx, u_val, v_idx, v_val, 2.0, w_big)
         assert_cost_independent_of_n(lambda: call(u_idx, u_val, v_idx, v_val, 2.0, w_small),
                                      lambda: call(u_idx, u_val, v_idx, v_val, 2.0, w_big),
                                      n_small=1000, n_big=10_000_000)
@@ -119,6 +126,14 @@ def ref_dot(u_idx, u_val, v_idx, v_val, n):
     return float(a @ b)
 
 
+def _check_dot(call, vecs, work, copy=True):
+    inp = dict(zip(["u_idx", "u_val", "v_idx", "v_val"], vecs))
+    args = [a.copy() for a in vecs] if copy else vecs
+    got = as_number(call(*args, work), "the dot product", input=inp)
+    assert_close(got, ref_dot(*vecs, len(work)), "the dot product", input=inp,
+                 hint="only indices present in both vectors contribute")
+
+
 @question("ex01.sparse_dot", "the sparse dot product with the scatter array")
 def _sparse_dot():
     def random(call, rng):
@@ -126,28 +141,25 @@ def _sparse_dot():
         for trial in range(25):
             nu, nv = int(rng.integers(0, 30)), int(rng.integers(0, 30))
             ov = int(rng.integers(0, min(nu, nv) + 1))
-            vecs = random_pair_vectors(rng, 80, nu, nv, ov)
-            inp = dict(zip(["u_idx", "u_val", "v_idx", "v_val"], vecs))
-            got = as_number(call(*(a.copy() for a in vecs), work), "the dot product", input=inp)
-            assert_close(got, ref_dot(*vecs, 80), "the dot product", input=inp,
-                         hint="only indices present in both vectors contribute")
+            _check_dot(call, random_pair_vectors(rng, 80, nu, nv, ov), work)
 
     def work_clean(call, rng):
         work = np.zeros(50)
         for trial in range(10):
             vecs = random_pair_vectors(rng, 50, 10, 10, 4)
-            call(*vecs, work)
+            _check_dot(call, vecs, work)
             assert_clean(work, input=dict(zip(["u_idx", "u_val", "v_idx", "v_val"], vecs)))
 
     def inputs_unchanged(call, rng):
         vecs = random_pair_vectors(rng, 30, 10, 10, 4)
         before = snapshot(*vecs)
-        call(*vecs, np.zeros(30))
+        _check_dot(call, vecs, np.zeros(30), copy=False)
         assert_unchanged(before, vecs, ["u_idx", "u_val", "v_idx", "v_val"])
 
     def cost(call, rng):
         vecs = random_pair_vectors(rng, 1000, 300, 300, 100)
         w_small, w_big = np.zeros(1000), np.zeros(10_000_000)
+        _check_dot(call, vecs, w_small)
         assert_cost_independent_of_n(lambda: call(*vecs, w_small), lambda: call(*vecs, w_big),
                                      n_small=1000, n_big=10_000_000)
 
@@ -185,8 +197,11 @@ def _from_dense():
         x = rng.normal(size=20)
         x[::3] = 0.0
         before = snapshot(x)
-        call(x)
+        out = call(x)
         assert_unchanged(before, [x], ["x"])
+        idx, val = as_pair(out, input=dict(x=x))
+        assert_equal(as_array(idx, "idx", kind="i", ndim=1), np.flatnonzero(x), "idx", input=dict(x=x))
+        assert_equal(as_array(val, "val", kind="f", ndim=1), x[x != 0], "val", input=dict(x=x))
 
     return [Case("15 random dense vectors", 2, random),
             Case("an all-zero vector gives empty int/float arrays", 1, all_zero),
@@ -217,8 +232,12 @@ def _drop_small():
         idx = rng.permutation(50)[:20].astype(np.int64)
         val = rng.normal(size=20)
         before = snapshot(idx, val)
-        call(idx, val, 0.5)
+        out = call(idx, val, 0.5)
         assert_unchanged(before, [idx, val], ["idx", "val"])
+        ri, rv = as_pair(out)
+        keep = np.abs(val) > 0.5
+        assert_equal(as_array(ri, "idx", kind="i", ndim=1), idx[keep], "idx")
+        assert_equal(as_array(rv, "val", kind="f", ndim=1), val[keep], "val")
 
     return [Case("15 random vectors, including values exactly at tol", 2, random),
             Case("inputs not modified", 1, inputs_unchanged)]

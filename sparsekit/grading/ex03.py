@@ -33,7 +33,9 @@ def _no_densify(call, rng, args_of, what):
     S = sp.csr_matrix((rng.normal(size=3000), (rows, cols)), shape=(n, n))
     S.sum_duplicates()
     args = args_of(S.data, S.indices.astype(np.int64), S.indptr.astype(np.int64), n)
-    mem = peak_bytes(lambda: call(*args))
+    box = []
+    mem = peak_bytes(lambda: box.append(call(*args)))
+    assert_close(as_array(box[0], "the result", kind="f"), S @ args[3], "the result")
     if mem > 8_000_000:
         raise CaseFailure(f"{what} on a 3000 x 3000 matrix with 3000 nonzeros allocated {mem / 1e6:.0f} MB: "
                           "it builds a dense matrix", hint="loop over the stored entries only")
@@ -63,8 +65,9 @@ def _csr_matvec():
         data, indices, indptr, A = random_csr(rng, 20, 20, 0.2)
         x = rng.normal(size=20)
         before = snapshot(data, indices, indptr, x)
-        call(data, indices, indptr, x)
+        y = call(data, indices, indptr, x)
         assert_unchanged(before, [data, indices, indptr, x], _CSR + ["x"])
+        assert_close(as_array(y, "y", kind="f"), A @ x, "y")
 
     def no_densify(call, rng):
         _no_densify(call, rng, lambda d, i, p, n: (d, i, p, np.ones(n)), "csr_matvec")
@@ -101,8 +104,9 @@ def _dense_to_csr():
     def inputs_unchanged(call, rng):
         A = random_sparse_dense(rng, 10, 12, 0.3)
         before = snapshot(A)
-        call(A)
+        out = call(A)
         assert_unchanged(before, [A], ["A"])
+        one(call, A)
 
     return [Case("15 random matrices against scipy.sparse.csr_matrix", 2, random),
             Case("an all-zero 4 x 6 matrix", 1, all_zero),
@@ -126,8 +130,9 @@ def _csr_matmat():
         data, indices, indptr, A = random_csr(rng, 15, 15, 0.3)
         X = rng.normal(size=(15, 3))
         before = snapshot(data, indices, indptr, X)
-        call(data, indices, indptr, X)
+        Y = call(data, indices, indptr, X)
         assert_unchanged(before, [data, indices, indptr, X], _CSR + ["X"])
+        assert_close(as_array(Y, "Y", kind="f"), A @ X, "Y")
 
     def no_densify(call, rng):
         _no_densify(call, rng, lambda d, i, p, n: (d, i, p, np.ones((n, 2))), "csr_matmat")

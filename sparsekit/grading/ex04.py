@@ -79,8 +79,9 @@ def _magnitude():
     def inputs_unchanged(call, rng):
         W = _weights(rng, (8, 8))
         before = snapshot(W)
-        call(W, 0.5)
+        mask = call(W, 0.5)
         assert_unchanged(before, [W], ["W"])
+        assert_equal(_mask(mask, W.shape, None), ref_magnitude_mask(W, 0.5), "the mask")
 
     return [Case("15 random matrices and amounts", 2, random),
             Case("the count is round(amount * size)", 1, rounding),
@@ -111,6 +112,9 @@ def _block():
                               hint="a block is kept or pruned as a whole; blocksize is (rows, cols)")
 
     def bad_shape(call, rng):
+        ok = _weights(rng, (8, 4))  # a shape that does fit must still work
+        assert_equal(_mask(call(ok.copy(), (4, 1), 0.5), ok.shape, None), ref_block_mask(ok, (4, 1), 0.5),
+                     "the mask of an 8 x 4 matrix with 4 x 1 blocks")
         W = _weights(rng, (6, 6))
         try:
             call(W, (4, 1), 0.5)
@@ -151,8 +155,9 @@ def _nm():
     def inputs_unchanged(call, rng):
         W = _weights(rng, (4, 8))
         before = snapshot(W)
-        call(W, 2, 4)
+        mask = call(W, 2, 4)
         assert_unchanged(before, [W], ["W"])
+        assert_equal(_mask(mask, W.shape, None), ref_nm_mask(W, 2, 4), "the mask")
 
     return [Case("15 random matrices and N:M patterns", 2, random),
             Case("exactly 2 of every 4 kept", 1, counts),

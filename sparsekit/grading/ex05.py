@@ -84,8 +84,9 @@ def _dense_to_bcsr():
     def inputs_unchanged(call, rng):
         A = _random_matrix(rng)
         before = snapshot(A)
-        call(A, (2, 2))
+        out = call(A, (2, 2))
         assert_unchanged(before, [A], ["A"])
+        _check_bcsr(out, A, (2, 2), dict(A=A, blocksize=(2, 2)))
 
     return [Case("10 random matrices whose shape is a multiple of the block", 2, multiples),
             Case("10 random matrices with partial blocks at the edges", 2, remainders),
@@ -153,8 +154,9 @@ def _matvec():
         data, indices, indptr = ref_dense_to_bcsr(A, (2, 2))
         x = rng.normal(size=8)
         before = snapshot(data, indices, indptr, x)
-        call(data, indices, indptr, x, 8)
+        y = call(data, indices, indptr, x, 8)
         assert_unchanged(before, [data, indices, indptr, x], ["data", "indices", "indptr", "x"])
+        assert_close(as_array(y, "y", kind="f"), A @ x, "y")
 
     return [Case("10 random matrices, whole blocks", 2, multiples),
             Case("10 random matrices with partial blocks at the edges", 2, remainders),

@@ -78,18 +78,24 @@ def _fast_csr():
         data, indices, indptr, A = random_csr(rng, 20, 20, 0.3)
         x = rng.normal(size=20)
         before = snapshot(data, indices, indptr, x)
-        call(data, indices, indptr, x)
+        y = call(data, indices, indptr, x)
         assert_unchanged(before, [data, indices, indptr, x], ["data", "indices", "indptr", "x"])
+        assert_close(as_array(y, "y", kind="f"), A @ x, "y")
+
+    def compiled(call, rng):
+        _numba_case(call, rng)
+        correct(call, rng)
 
     def fast(call, rng):
         data, indices, indptr, A = random_csr(rng, 400, 400, 0.025)
         x = rng.normal(size=400)
+        assert_close(as_array(call(data, indices, indptr, x), "y", kind="f"), A @ x, "y")
         assert_faster(lambda: call(data, indices, indptr, x), lambda: naive_csr_matvec(data, indices, indptr, x),
                       SPEEDUP, "fast_csr_matvec", input=dict(shape=(400, 400), nnz=int(indptr[-1])))
 
     return [Case("15 random matrices against scipy.sparse", 2, correct),
             Case("inputs not modified", 1, inputs_unchanged),
-            Case("compiled with numba", 1, _numba_case),
+            Case("compiled with numba", 1, compiled),
             Case(f"at least {SPEEDUP:g}x faster than the naive loop (400 x 400, 2.5% dense)", 2, fast)]
 
 
@@ -109,19 +115,26 @@ def _bcsr4x1():
         data, indices, indptr = random_bcsr4x1(rng, 6, 10, 0.3)
         x = rng.normal(size=10)
         before = snapshot(data, indices, indptr, x)
-        call(data, indices, indptr, x)
+        y = call(data, indices, indptr, x)
         assert_unchanged(before, [data, indices, indptr, x], ["data", "indices", "indptr", "x"])
+        assert_close(as_array(y, "y", kind="f"), _bcsr4x1_dense(data, indices, indptr, 10) @ x, "y")
+
+    def compiled(call, rng):
+        _numba_case(call, rng)
+        correct(call, rng)
 
     def fast(call, rng):
         data, indices, indptr = random_bcsr4x1(rng, 100, 400, 0.03)
         x = rng.normal(size=400)
+        assert_close(as_array(call(data, indices, indptr, x), "y", kind="f"),
+                     _bcsr4x1_dense(data, indices, indptr, 400) @ x, "y")
         assert_faster(lambda: call(data, indices, indptr, x),
                       lambda: naive_bcsr4x1_matvec(data, indices, indptr, x),
                       SPEEDUP, "bcsr4x1_matvec", input=dict(n_block_rows=100, n_cols=400, nblocks=len(indices)))
 
     return [Case("15 random 4 x 1 block matrices", 2, correct),
             Case("inputs not modified", 1, inputs_unchanged),
-            Case("compiled with numba", 1, _numba_case),
+            Case("compiled with numba", 1, compiled),
             Case(f"at least {SPEEDUP:g}x faster than the naive loop", 2, fast)]
 
 

@@ -45,8 +45,9 @@ def _median_speedup():
     def inputs_unchanged(call, rng):
         dense, sparse = _timings(rng, 7, 1e-3), _timings(rng, 6, 5e-4)
         before = snapshot(dense, sparse)
-        call(dense, sparse)
+        got = call(dense, sparse)
         assert_unchanged(before, [dense, sparse], ["dense_times", "sparse_times"])
+        assert_close(as_number(got, "the speedup"), np.median(before[0]) / np.median(before[1]), "the speedup")
 
     return [Case("15 random sets of timings", 2, random),
             Case("an outlier run does not move the speedup", 1, outlier),

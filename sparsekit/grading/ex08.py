@@ -72,8 +72,11 @@ def _fold_bn():
         W = rng.normal(size=(4, 5))
         args = (W, rng.normal(size=4)) + _bn_params(rng, 4)
         before = snapshot(*args)
-        call(*args, 1e-5)
+        out = as_tuple(call(*args, 1e-5), 2, "the result", "W_folded, b_folded")
         assert_unchanged(before, list(args), _BN)
+        eW, eb = ref_fold_bn(*before, 1e-5)
+        assert_close(as_array(out[0], "W_folded", kind="f"), eW, "W_folded")
+        assert_close(as_array(out[1], "b_folded", kind="f"), eb, "b_folded")
 
     return [Case("10 random dense layers", 2, dense_layers),
             Case("5 random conv layers (OC, C, 3, 3)", 1, conv_layers),
@@ -144,8 +147,9 @@ def _im2col():
     def inputs_unchanged(call, rng):
         x = rng.normal(size=(2, 5, 5))
         before = snapshot(x)
-        call(x, 3, 1, 1)
+        got = call(x, 3, 1, 1)
         assert_unchanged(before, [x], ["x"])
+        assert_close(as_array(got, "the columns", kind="f"), ref_im2col(x, 3, 1, 1), "the columns")
 
     return [Case("15 random images, kernels, strides and paddings", 2, random),
             Case("3 x 3 kernel, padding 1 keeps the size", 1, padded),
@@ -178,8 +182,9 @@ def _conv2d():
     def inputs_unchanged(call, rng):
         x, W, b = rng.normal(size=(2, 5, 5)), rng.normal(size=(3, 2, 3, 3)), rng.normal(size=3)
         before = snapshot(x, W, b)
-        call(x, W, b, 1, 1)
+        got = call(x, W, b, 1, 1)
         assert_unchanged(before, [x, W, b], ["x", "W", "b"])
+        assert_close(as_array(got, "the output", kind="f"), ref_conv2d(x, W, b, 1, 1), "the output")
 
     return [Case("12 random layers against a direct convolution", 2, random),
             Case("a 1 x 1 (pointwise) convolution", 1, pointwise),

@@ -161,8 +161,11 @@ def assert_cost_independent_of_n(run_small, run_big, *, n_small: int, n_big: int
                           f"nonzeros: it builds something of length n", input=input,
                           hint="touch only the entries you are given; the work array is the only "
                                "length-n array you need")
-    t_small = best_time(run_small)
-    t_big = best_time(run_big)
+    for _attempt in range(3):  # a busy machine can spoil one measurement; a real O(n) cost fails every time
+        t_small = best_time(run_small)
+        t_big = best_time(run_big)
+        if t_big <= ratio * t_small + slack:
+            return
     if t_big > ratio * t_small + slack:
         raise CaseFailure(f"same nnz, n = {n_small:.0e} took {t_small * 1e6:.0f} us but n = {n_big:.0e} "
                           f"took {t_big * 1e6:.0f} us: the cost grows with the dimension",
@@ -171,8 +174,12 @@ def assert_cost_independent_of_n(run_small, run_big, *, n_small: int, n_big: int
 
 
 def assert_faster(run_fast, run_naive, k: float, what: str, *, input=None):
-    t_fast = best_time(run_fast)
-    t_naive = best_time(run_naive, repeats=3)
+    with np.errstate(all="ignore"):
+        for _attempt in range(3):  # re-measure before failing: other programs share the machine
+            t_fast = best_time(run_fast)
+            t_naive = best_time(run_naive, repeats=3)
+            if t_naive >= k * t_fast:
+                return
     if t_naive < k * t_fast:
         raise CaseFailure(f"{what} must be at least {k:g}x faster than the naive loop; "
                           f"measured {t_naive / t_fast:.1f}x", input=input,

@@ -1,0 +1,238 @@
+"""Grade exercise notebooks: ``python -m sparsekit.grade PATH... [--json FILE] [--timeout S]``.
+
+Each notebook (a PATH may be a folder) is executed from top to bottom with nbclient in a fresh
+kernel, with a per-cell timeout, errors allowed and a hanging cell interrupted.  Every
+``check(...)`` call in the notebook appends its result to a JSON-lines file the grader names in
+the kernel's environment (``SPARSEKIT_GRADE_RESULTS``), so results survive cells that fail
+later and a kernel that dies.  A question whose check never ran scores 0; the maximum of each
+question comes from the question definitions, never from the notebook.
+
+The questions expected from a notebook are those of its exercise set (file name ``NN_topic``
+-> set ``exNN``) plus any other question a ``check`` call in it names.  One broken submission
+(invalid JSON, a dead kernel, an endless loop) never stops the others.
+
+Prints a table per notebook and, last, ``score: X/Y`` over all notebooks.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .grading.engine import (COMPILE_ENV, EXERCISE_SETS, RESULTS_ENV, SEED_ENV, TIMEOUT_ENV, get_question,
+                             questions_of)
+
+CHECK_CALL = re.compile(r"""check\(\s*["'](ex\d\d\.\w+)["']""")
+SET_FROM_NAME = re.compile(r"^(\d\d)_")
+
+
+def find_notebooks(paths) -> list:
+    """Notebooks named by ``paths`` (files or folders, searched recursively), in order, no duplicates."""
+    found = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found.extend(q for q in sorted(p.rglob("*.ipynb")) if ".ipynb_checkpoints" not in q.parts)
+        elif p.exists():
+            found.append(p)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {p}")
+    seen, out = set(), []
+    for p in found:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def expected_questions(path: Path, text: str) -> list:
+    """Question ids a notebook should answer: its set's questions, then any other checked ones."""
+    ids = []
+    m = SET_FROM_NAME.match(path.name)
+    if m and f"ex{m.group(1)}" in EXERCISE_SETS:
+        ids = [q.id for q in questions_of(f"ex{m.group(1)}")]
+    for qid in CHECK_CALL.findall(text):
+        if qid not in ids and get_question(qid) is not None:
+            ids.append(qid)
+    return ids
+
+
+def read_results(path: Path) -> dict:
+    """The last recorded result per question from a JSON-lines file; malformed lines are skipped."""
+    results = {}
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return results
+    for line in lines:
+        try:
+            r = json.loads(line)
+            qid = r["question"]
+            score = int(r["score"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if isinstance(qid, str):
+            results[qid] = dict(r, score=score)
+    return results
+
+
+def _execute(nb, workdir: Path, env: dict, timeout: float) -> list:
+    """Run the notebook in a fresh kernel; return a list of problems (errors are not fatal)."""
+    from nbclient import NotebookClient
+
+    client = NotebookClient(
+        nb, timeout=int(timeout), kernel_name="python3", allow_errors=True, interrupt_on_timeout=True,
+        error_on_timeout={"ename": "CellTimeoutError", "evalue": f"the cell ran longer than {timeout:g} s",
+                          "traceback": []},
+        startup_timeout=120, resources={"metadata": {"path": str(workdir)}},
+    )
+    problems = []
+    try:
+        client.execute(env=env)
+    except Exception as exc:  # dead kernel, kernel that never starts, ...
+        problems.append(f"execution stopped: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                problems.append(f"cell {i}: {out.get('ename')}: {str(out.get('evalue'))[:120]}")
+    return problems
+
+
+def grade_notebook(path, *, timeout: float = 600, case_timeout: float | None = None, seed: int | None = None,
+                   compile_time: float | None = None) -> dict:
+    """Execute one notebook and return its report (a JSON-serialisable dict).  Never raises."""
+    import nbformat
+
+    path = Path(path)
+    report = {"notebook": str(path), "questions": [], "score": 0, "max_score": 0, "problems": []}
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        text = ""
+        report["problems"].append(f"could not read: {exc}")
+    expected = expected_questions(path, text)
+    results = {}
+    nb = None
+    if text:
+        try:
+            nb = nbformat.reads(text, as_version=4)
+        except Exception as exc:
+            report["problems"].append(f"not a valid notebook: {type(exc).__name__}: {str(exc)[:200]}")
+    if nb is not None:
+        with tempfile.TemporaryDirectory(prefix="sparsekit-grade-") as tmp:
+            results_file = Path(tmp) / "results.jsonl"
+            env = dict(os.environ)
+            env[RESULTS_ENV] = str(results_file)
+            env.pop(SEED_ENV, None)
+            env.pop(TIMEOUT_ENV, None)
+            env.pop(COMPILE_ENV, None)
+            if compile_time is not None:
+                env[COMPILE_ENV] = str(compile_time)
+            if seed is not None:
+                env[SEED_ENV] = str(seed)
+            if case_timeout is not None:
+                env[TIMEOUT_ENV] = str(case_timeout)
+            try:
+                report["problems"].extend(_execute(nb, path.resolve().parent, env, timeout))
+            except Exception as exc:  # e.g. nbclient missing: still report every question
+                report["problems"].append(f"could not execute: {type(exc).__name__}: {exc}")
+            results = read_results(results_file)
+    for qid in expected + [q for q in results if q not in expected and get_question(q) is not None]:
+        q = get_question(qid)
+        max_score = q.max_score
+        r = results.get(qid)
+        if r is None:
+            row = {"question": qid, "score": 0, "max_score": max_score, "status": "not run",
+                   "failed_cases": []}
+        else:
+            score = max(0, min(int(r["score"]), max_score))
+            status = "passed" if score == max_score else ("partial" if score > 0 else "failed")
+            cases = [c for c in r.get("cases", []) if isinstance(c, dict) and not c.get("passed")]
+            if r.get("error"):
+                failed = [str(r["error"])[:120]]
+            elif score == 0 and cases:  # nothing worked: the first reason says most
+                failed = [str(cases[0].get("message", "?"))[:120]]
+            else:
+                failed = [str(c.get("name", "?")) for c in cases]
+            row = {"question": qid, "score": score, "max_score": max_score, "status": status,
+                   "failed_cases": failed}
+        report["questions"].append(row)
+    report["score"] = sum(r["score"] for r in report["questions"])
+    report["max_score"] = sum(r["max_score"] for r in report["questions"])
+    return report
+
+
+def format_report(report: dict) -> str:
+    lines = [report["notebook"]]
+    width = max([len(r["question"]) for r in report["questions"]] + [8])
+    lines.append(f"  {'question':<{width}}  {'score':>7}  status")
+    for r in report["questions"]:
+        score = f"{r['score']}/{r['max_score']}"
+        extra = f"  ({'; '.join(r['failed_cases'])[:100]})" if r["failed_cases"] else ""
+        lines.append(f"  {r['question']:<{width}}  {score:>7}  {r['status']}{extra}")
+    for p in report["problems"]:
+        lines.append(f"  ! {p}")
+    lines.append(f"  {'total':<{width}}  {str(report['score']) + '/' + str(report['max_score']):>7}")
+    return "\n".join(lines)
+
+
+def grade(paths, *, timeout: float = 600, case_timeout: float | None = None, seed: int | None = None,
+          compile_time: float | None = None, jobs: int = 2) -> dict:
+    """Grade every notebook under ``paths``; return {"notebooks": [...], "score": X, "max_score": Y}."""
+    notebooks = find_notebooks(paths)
+    jobs = max(1, min(int(jobs), len(notebooks) or 1))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        reports = list(pool.map(lambda p: _safe_grade(p, timeout, case_timeout, seed, compile_time), notebooks))
+    return {"notebooks": reports, "score": sum(r["score"] for r in reports),
+            "max_score": sum(r["max_score"] for r in reports)}
+
+
+def _safe_grade(path, timeout, case_timeout, seed, compile_time) -> dict:
+    try:
+        return grade_notebook(path, timeout=timeout, case_timeout=case_timeout, seed=seed,
+                              compile_time=compile_time)
+    except Exception as exc:  # pragma: no cover - grade_notebook already guards itself
+        return {"notebook": str(path), "questions": [], "score": 0, "max_score": 0,
+                "problems": [f"grader error: {type(exc).__name__}: {exc}"]}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sparsekit.grade",
+                                     description="Execute exercise notebooks and grade every check.")
+    parser.add_argument("paths", nargs="+", help="notebooks or folders of notebooks")
+    parser.add_argument("--json", type=Path, help="also write a machine-readable report to this file")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per cell (default 600)")
+    parser.add_argument("--case-timeout", type=float, default=None,
+                        help="seconds per check case inside the notebook (default: the check's own, 10)")
+    parser.add_argument("--compile-time", type=float, default=None,
+                        help="extra seconds for the first case of each check, for numba compilation "
+                             "(default: the check's own, 30)")
+    parser.add_argument("--seed", type=int, default=None, help="draw different random cases than the "
+                                                                "learners saw")
+    parser.add_argument("--jobs", type=int, default=2, help="notebooks graded at once (default 2)")
+    args = parser.parse_args(argv)
+    if args.timeout <= 0:
+        parser.error("--timeout must be positive")
+    try:
+        summary = grade(args.paths, timeout=args.timeout, case_timeout=args.case_timeout, seed=args.seed,
+                        compile_time=args.compile_time, jobs=args.jobs)
+    except FileNotFoundError as exc:
+        parser.error(str(exc))
+    if not summary["notebooks"]:
+        parser.error("no notebooks found")
+    for report in summary["notebooks"]:
+        print(format_report(report))
+        print()
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"score: {summary['score']}/{summary['max_score']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""python -m sparsekit.grade: solutions score full marks, exercises score 0, broken submissions are contained.
+
+Each notebook is graded once per session: two grader runs (the course's notebooks, and a folder
+of broken submissions) start together in a module-scoped fixture.
+"""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = ["01_sparse_vectors", "02_solvers", "03_csr", "04_pruning", "05_block_formats", "06_simd_kernels",
+         "07_speedups", "08_inference"]
+
+
+def _submissions(folder: Path) -> None:
+    """Broken and partial submissions, all for exercise set 07 (the quickest) and 01."""
+    folder.mkdir()
+    sol = nbformat.read(ROOT / "solutions" / "07_speedups.ipynb", as_version=4)
+    check_cells = [i for i, c in enumerate(sol.cells) if "check(" in c.source]
+    (folder / "07_invalid_json.ipynb").write_text("{ this is not json", encoding="utf-8")
+    nbformat.write(sol, folder / "07_good.ipynb")
+    dead = nbformat.from_dict(sol)
+    dead.cells.insert(check_cells[0] + 1, new_code_cell("import os\nos._exit(1)"))
+    nbformat.write(dead, folder / "07_dead_kernel.ipynb")
+    loop = nbformat.from_dict(sol)
+    loop.cells.insert(check_cells[0] + 1, new_code_cell("while True:\n    pass"))
+    nbformat.write(loop, folder / "07_endless_cell.ipynb")
+    hang = nbformat.from_dict(sol)
+    hang.cells.insert(check_cells[1], new_code_cell("def break_even(s, v):\n    while True:\n        pass"))
+    nbformat.write(hang, folder / "07_hanging_function.ipynb")
+    partial = nbformat.read(ROOT / "solutions" / "01_sparse_vectors.ipynb", as_version=4)
+    for i, c in enumerate(partial.cells):  # a work array that is never cleared
+        if c.source.startswith("def sparse_dot"):
+            partial.cells[i] = new_code_cell(
+                "def sparse_dot(u_idx, u_val, v_idx, v_val, work):\n"
+                "    work[v_idx] = v_val\n    return float(u_val @ work[u_idx])")
+    nbformat.write(partial, folder / "01_partial.ipynb")
+
+
+def _run(args, json_path):
+    return subprocess.Popen([sys.executable, "-m", "sparsekit.grade", *map(str, args), "--json", str(json_path)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("grade")
+    _submissions(tmp / "submissions")
+    course = _run([ROOT / "solutions", ROOT / "exercises", "--jobs", "3"], tmp / "course.json")
+    broken = _run([tmp / "submissions", "--timeout", "8", "--case-timeout", "1", "--compile-time", "2",
+                   "--jobs", "2"],
+                  tmp / "broken.json")
+    out = {}
+    for name, proc in (("course", course), ("broken", broken)):
+        stdout, stderr = proc.communicate(timeout=900)
+        report = json.loads((tmp / f"{name}.json").read_text())
+        out[name] = (proc.returncode, stdout, stderr, report)
+    return out
+
+
+def _by_name(report):
+    return {Path(nb["notebook"]).parent.name + "/" + Path(nb["notebook"]).stem: nb for nb in report["notebooks"]}
+
+
+def test_cli_prints_tables_and_final_score_line(graded):
+    rc, stdout, stderr, report = graded["course"]
+    assert rc == 0, stderr
+    last = stdout.strip().splitlines()[-1]
+    assert last == f"score: {report['score']}/{report['max_score']}"
+    assert "ex01.axpy_scatter" in stdout and "question" in stdout
+    assert len(report["notebooks"]) == 16
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_solution_scores_full_marks(graded, name):
+    nb = _by_name(graded["course"][3])[f"solutions/{name}"]
+    assert nb["max_score"] > 0 and nb["score"] == nb["max_score"], nb
+    assert all(q["status"] == "passed" for q in nb["questions"])
+    assert nb["problems"] == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_exercise_scores_zero_without_crashing(graded, name):
+    nb = _by_name(graded["course"][3])[f"exercises/{name}"]
+    sol = _by_name(graded["course"][3])[f"solutions/{name}"]
+    assert nb["score"] == 0 and nb["max_score"] == sol["max_score"]
+    # every check ran and failed; the only errors are the unimplemented functions in "try it" cells
+    assert all(q["status"] == "failed" for q in nb["questions"]), nb
+    assert all("NotImplementedError" in p for p in nb["problems"]), nb["problems"]
+
+
+def test_course_total(graded):
+    report = graded["course"][3]
+    sol_total = sum(nb["max_score"] for nb in report["notebooks"] if "solutions" in nb["notebook"])
+    assert report["score"] == sol_total and report["max_score"] == 2 * sol_total
+    assert sum(len(nb["questions"]) for nb in report["notebooks"]) == 2 * 29
+
+
+def test_broken_submissions_are_contained(graded):
+    rc, stdout, stderr, report = graded["broken"]
+    assert rc == 0, stderr
+    nbs = _by_name(report)
+    full = nbs["submissions/07_good"]
+    assert full["score"] == full["max_score"] > 0
+
+    invalid = nbs["submissions/07_invalid_json"]
+    assert invalid["score"] == 0 and invalid["max_score"] == full["max_score"]
+    assert all(q["status"] == "not run" for q in invalid["questions"])
+    assert "not a valid notebook" in invalid["problems"][0]
+
+    dead = nbs["submissions/07_dead_kernel"]
+    status = {q["question"]: q["status"] for q in dead["questions"]}
+    assert status == {"ex07.median_speedup": "passed", "ex07.break_even": "not run", "ex07.latency_fit": "not run"}
+    assert any("DeadKernelError" in p for p in dead["problems"])
+
+    endless = nbs["submissions/07_endless_cell"]
+    assert [q["status"] for q in endless["questions"]] == ["passed", "passed", "passed"]
+    assert any("KeyboardInterrupt" in p for p in endless["problems"])
+
+    hanging = nbs["submissions/07_hanging_function"]
+    status = {q["question"]: q for q in hanging["questions"]}
+    assert status["ex07.break_even"]["score"] == 0 and status["ex07.break_even"]["status"] == "failed"
+    assert "timed out" in status["ex07.break_even"]["failed_cases"][0]
+    assert status["ex07.latency_fit"]["status"] == "passed"
+
+    partial = nbs["submissions/01_partial"]
+    q = {q["question"]: q for q in partial["questions"]}["ex01.sparse_dot"]
+    assert q["status"] == "partial" and 0 < q["score"] < q["max_score"]
+    assert any("work array" in name for name in q["failed_cases"])
+    assert report["score"] == sum(nb["score"] for nb in report["notebooks"])
+    assert stdout.strip().splitlines()[-1] == f"score: {report['score']}/{report['max_score']}"
+
+
+def test_missing_path_is_a_usage_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "sparsekit.grade", str(tmp_path / "nope.ipynb")],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and "no such file" in proc.stderr

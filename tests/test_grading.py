@@ -1,0 +1,230 @@
+"""The check engine: results, timeouts, exceptions, bad return values, prints, recording, generator."""
+import json
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from sparsekit.grading import CheckResult, check
+from sparsekit.grading.engine import EXERCISE_SETS, RESULTS_ENV, all_questions, get_question, questions_of
+from sparsekit.grading.generate import make_exercise, strip_solutions
+
+QID = "ex01.axpy_scatter"
+
+
+def axpy_ok(u_idx, u_val, v_idx, v_val, r, work):
+    work[v_idx] = v_val
+    val = u_val + r * work[u_idx]
+    work[u_idx] = 0.0
+    new = work[v_idx] != 0.0
+    work[v_idx] = 0.0
+    return np.concatenate([u_idx, v_idx[new]]).astype(np.int64), np.concatenate([val, r * v_val[new]])
+
+
+def test_correct_function_scores_full_marks():
+    r = check(QID, axpy_ok)
+    assert isinstance(r, CheckResult)
+    assert r.passed and bool(r)
+    assert r.score == r.max_score == get_question(QID).max_score > 0
+    assert all(c.passed for c in r.cases)
+    assert "all cases passed" in str(r)
+    assert QID in r._repr_html_() and "&#10004;" in r._repr_html_()
+
+
+def test_exception_scores_zero_with_a_message():
+    def boom(*args):
+        raise ZeroDivisionError("division by zero in my code")
+
+    r = check(QID, boom)
+    assert r.score == 0 and not r.passed
+    assert all("ZeroDivisionError" in c.message for c in r.cases)
+    assert "division by zero in my code" in str(r)
+
+
+def test_not_implemented_scores_zero():
+    def todo(*args):
+        raise NotImplementedError
+
+    r = check(QID, todo)
+    assert r.score == 0 and r.max_score > 0
+    assert "NotImplementedError" in r.cases[0].message
+
+
+def test_hang_times_out_and_does_not_freeze():
+    def hang(*args):
+        while True:
+            pass
+
+    t0 = time.perf_counter()
+    r = check(QID, hang, timeout=0.5, compile_time=0)
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 5, elapsed
+    assert r.score == 0
+    assert "timed out after 0.5 s" in r.cases[0].message
+    assert all("skipped" in c.message for c in r.cases[1:])
+    time.sleep(0.2)  # the pure-Python loop was stopped by the asynchronous exception
+    assert not any(t.name == "sparsekit-check" and t.is_alive() for t in threading.enumerate())
+
+
+def test_first_case_gets_compile_time():
+    calls = []
+
+    def slow_first(*args):
+        if not calls:
+            time.sleep(0.6)  # "JIT compilation"
+        calls.append(1)
+        return axpy_ok(*args)
+
+    assert check(QID, slow_first, timeout=0.3, compile_time=1.0).passed
+
+
+@pytest.mark.parametrize("ret, words", [
+    (None, "None"),
+    ("idx, val", "tuple of two arrays"),
+    ((np.array([1.5]), np.array([1.0])), "integer dtype"),
+    ((np.array([[1]]), np.array([1.0])), "1-D"),
+    ((np.array([1, 2]), np.array([1.0])), "different lengths"),
+    ((np.array([0], dtype=np.int64), np.array(["a"])), "float dtype"),
+    ((np.array([0], dtype=np.int64), np.array([object()])), "dtype object"),
+])
+def test_wrong_return_values_get_clear_messages(ret, words):
+    r = check(QID, lambda *a: ret)
+    assert r.score == 0
+    assert words in r.cases[0].message, r.cases[0].message
+
+
+def test_unprintable_return_value_does_not_crash():
+    class Weird:
+        def __repr__(self):
+            raise RuntimeError("no repr")
+
+        def __len__(self):
+            raise RuntimeError("no len")
+
+    r = check(QID, lambda *a: Weird())
+    assert r.score == 0
+    str(r), r._repr_html_()
+
+
+def test_huge_print_scores_zero_and_is_not_shown(capsys):
+    def chatty(*args):
+        for _ in range(10**6):
+            print("debugging output line")
+        return axpy_ok(*args)
+
+    t0 = time.perf_counter()
+    r = check(QID, chatty)
+    assert time.perf_counter() - t0 < 30
+    assert r.score == 0
+    assert "printed" in r.cases[0].message
+    assert sys.stdout is not None and "debugging output" not in capsys.readouterr().out
+
+
+def test_small_print_is_allowed():
+    def polite(*args):
+        print("hi")
+        return axpy_ok(*args)
+
+    assert check(QID, polite).passed
+
+
+def test_not_callable_and_unknown_question():
+    r = check(QID, 42)
+    assert r.score == 0 and r.max_score == get_question(QID).max_score
+    assert "expected your function" in r.error
+    r = check("ex99.nothing", axpy_ok)
+    assert r.score == 0 and "unknown question" in r.error
+    r = check(None, axpy_ok)
+    assert r.score == 0 and "unknown question" in r.error
+
+
+def test_stdout_restored_after_check():
+    out, err = sys.stdout, sys.stderr
+    check(QID, lambda *a: 1 / 0)
+    assert sys.stdout is out and sys.stderr is err
+
+
+def test_results_are_recorded_as_json_lines(tmp_path, monkeypatch):
+    path = tmp_path / "results.jsonl"
+    monkeypatch.setenv(RESULTS_ENV, str(path))
+    check(QID, axpy_ok)
+    check("ex01.sparse_dot", lambda *a: "nope")
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [x["question"] for x in lines] == [QID, "ex01.sparse_dot"]
+    assert lines[0]["score"] == lines[0]["max_score"] and lines[0]["passed"]
+    assert lines[1]["score"] == 0 and not lines[1]["passed"]
+
+
+def test_cases_are_seeded():
+    seen = []
+
+    def spy(x):
+        seen.append(x.copy())
+        return np.flatnonzero(x), x[np.flatnonzero(x)]
+
+    check("ex01.from_dense", spy)
+    first = [a.copy() for a in seen]
+    seen.clear()
+    check("ex01.from_dense", spy)
+    assert len(first) == len(seen) and all(np.array_equal(a, b) for a, b in zip(first, seen))
+    seen.clear()
+    check("ex01.from_dense", spy, seed=7)
+    assert not all(np.array_equal(a, b) for a, b in zip(first, seen))
+
+
+def test_failure_shows_input_expected_actual_and_hint():
+    def no_order(u_idx, u_val, v_idx, v_val, r, work):
+        i, v = axpy_ok(u_idx, u_val, v_idx, v_val, r, work)
+        o = np.argsort(i)
+        return i[o], v[o]
+
+    r = check(QID, no_order)
+    case = r.cases[0]
+    assert not case.passed
+    assert {"input", "expected", "actual", "hint"} <= set(case.details)
+    assert "order" in case.details["hint"]
+
+
+def test_registry_has_at_least_25_questions_in_8_sets():
+    qs = all_questions()
+    assert len(qs) >= 25
+    assert len({q.id for q in qs}) == len(qs)
+    for s in EXERCISE_SETS:
+        assert len(questions_of(s)) >= 3, s
+    for q in qs:
+        cases = q.cases()
+        assert cases and all(c.points > 0 for c in cases) and q.max_score == sum(c.points for c in cases)
+
+
+def test_strip_solutions_keeps_indentation_and_signature():
+    src = "def f(x):\n    \"\"\"doc\"\"\"\n    # BEGIN SOLUTION\n    return x + 1\n    # END SOLUTION\n\nprint(f)"
+    out = strip_solutions(src)
+    assert out == ("def f(x):\n    \"\"\"doc\"\"\"\n    # YOUR CODE HERE\n    raise NotImplementedError\n\n"
+                   "print(f)")
+    assert strip_solutions("a = 1") == "a = 1"
+
+
+@pytest.mark.parametrize("src", [
+    "# BEGIN SOLUTION\nx = 1",
+    "x = 1\n# END SOLUTION",
+    "# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION",
+])
+def test_strip_solutions_rejects_unbalanced_markers(src):
+    with pytest.raises(ValueError, match="SOLUTION"):
+        strip_solutions(src)
+
+
+def test_make_exercise_clears_outputs():
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    cell = new_code_cell("def f():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTION", execution_count=3,
+                         outputs=[new_output("stream", name="stdout", text="1\n")])
+    cell.metadata["execution"] = {"iopub.status.busy": "2026-01-01"}
+    ex = make_exercise(new_notebook(cells=[cell]))
+    c = ex.cells[0]
+    assert c.outputs == [] and c.execution_count is None and "execution" not in c.metadata
+    assert "return 1" not in c.source and "raise NotImplementedError" in c.source
+    nbformat.validate(ex)
