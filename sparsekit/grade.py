@@ -8,7 +8,8 @@ later and a kernel that dies.  A question whose check never ran scores 0; the ma
 question comes from the question definitions, never from the notebook.
 
 The questions expected from a notebook are those of its exercise set (file name ``NN_topic``
--> set ``exNN``) plus any other question a ``check`` call in it names.  One broken submission
+-> set ``exNN``); checks of other sets in it are ignored.  A notebook without that prefix is
+graded on the questions its ``check`` calls name.  One broken submission
 (invalid JSON, a dead kernel, an endless loop) never stops the others.
 
 Prints a table per notebook and, last, ``score: X/Y`` over all notebooks.
@@ -52,10 +53,10 @@ def find_notebooks(paths) -> list:
 
 def expected_questions(path: Path, text: str) -> list:
     """Question ids a notebook should answer: its set's questions, then any other checked ones."""
-    ids = []
     m = SET_FROM_NAME.match(path.name)
-    if m and f"ex{m.group(1)}" in EXERCISE_SETS:
-        ids = [q.id for q in questions_of(f"ex{m.group(1)}")]
+    if m and f"ex{m.group(1)}" in EXERCISE_SETS:  # the set is fixed by the file name
+        return [q.id for q in questions_of(f"ex{m.group(1)}")]
+    ids = []
     for qid in CHECK_CALL.findall(text):
         if qid not in ids and get_question(qid) is not None:
             ids.append(qid)
@@ -142,7 +143,12 @@ def grade_notebook(path, *, timeout: float = 600, case_timeout: float | None = N
             except Exception as exc:  # e.g. nbclient missing: still report every question
                 report["problems"].append(f"could not execute: {type(exc).__name__}: {exc}")
             results = read_results(results_file)
-    for qid in expected + [q for q in results if q not in expected and get_question(q) is not None]:
+    named = SET_FROM_NAME.match(path.name) is not None and bool(expected)
+    others = [q for q in results if q not in expected and get_question(q) is not None]
+    if named and others:
+        report["problems"].append(f"ignored checks of other exercise sets: {', '.join(others)}")
+        others = []
+    for qid in expected + others:
         q = get_question(qid)
         max_score = q.max_score
         r = results.get(qid)

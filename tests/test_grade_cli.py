@@ -141,3 +141,42 @@ def test_missing_path_is_a_usage_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sparsekit.grade", str(tmp_path / "nope.ipynb")],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+def test_expected_questions_come_from_the_file_name(tmp_path):
+    from sparsekit.grade import expected_questions
+    from sparsekit.grading.engine import questions_of
+
+    ex03 = [q.id for q in questions_of("ex03")]
+    assert expected_questions(tmp_path / "03_mine.ipynb", 'check("ex01.sparse_dot", f)') == ex03
+    assert expected_questions(tmp_path / "homework.ipynb",
+                              'check("ex01.sparse_dot", f)\ncheck( "ex99.fake", g)') == ["ex01.sparse_dot"]
+
+
+def test_read_results_skips_garbage_and_keeps_the_last_result(tmp_path):
+    from sparsekit.grade import read_results
+
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"question": "ex01.from_dense", "score": 1}\nnot json\n{"score": 3}\n'
+                    '{"question": "ex01.from_dense", "score": 4}\n{"question": "ex01.drop_small", "score": "x"}\n')
+    assert {k: v["score"] for k, v in read_results(path).items()} == {"ex01.from_dense": 4}
+    assert read_results(tmp_path / "missing.jsonl") == {}
+
+
+def test_recorded_scores_are_capped_by_the_question_definition(tmp_path, monkeypatch):
+    import sparsekit.grade as g
+
+    nb = tmp_path / "07_cheat.ipynb"
+    nb.write_text(nbformat.writes(nbformat.v4.new_notebook()))
+
+    def fake_execute(nb_, workdir, env, timeout):
+        Path(env["SPARSEKIT_GRADE_RESULTS"]).write_text(
+            '{"question": "ex07.latency_fit", "score": 1000}\n{"question": "ex01.from_dense", "score": 4}\n')
+        return []
+
+    monkeypatch.setattr(g, "_execute", fake_execute)
+    report = g.grade_notebook(nb)
+    q = {r["question"]: r for r in report["questions"]}
+    assert q["ex07.latency_fit"]["score"] == q["ex07.latency_fit"]["max_score"] == 3
+    assert q["ex07.median_speedup"]["status"] == "not run"
+    assert "ex01.from_dense" not in q and "ignored checks" in report["problems"][0]
