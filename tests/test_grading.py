@@ -43,6 +43,11 @@ def test_exception_scores_zero_with_a_message():
     assert "division by zero in my code" in str(r)
 
 
+def test_sys_exit_is_caught():
+    r = check(QID, lambda *a: sys.exit(3))
+    assert r.score == 0 and "SystemExit" in r.cases[0].message
+
+
 def test_not_implemented_scores_zero():
     def todo(*args):
         raise NotImplementedError

@@ -440,7 +440,7 @@ class _Caller:
     def __call__(self, *args, **kwargs):
         try:
             return self.func(*args, **kwargs)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a learner's function is an error too
             raise LearnerError(exc, show(args)) from None
 
 
