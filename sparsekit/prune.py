@@ -358,7 +358,17 @@ def break_even(blocksize, table=None) -> tuple:
     return MNN_THRESHOLDS[min(r, 4)], "mnn-default"
 
 
-def choose_format(W, blocksizes=((1, 1), (4, 1)), table=None) -> dict:
+DEFAULT_BLOCKSIZES = ((1, 1), (4, 1))
+
+
+def _candidates(blocksizes, table):
+    """The block shapes to consider: given ones, else 1x1, 4x1 and every measured shape."""
+    if blocksizes is not None:
+        return list(blocksizes)
+    return list(dict.fromkeys(list(DEFAULT_BLOCKSIZES) + sorted(table)))
+
+
+def choose_format(W, blocksizes=None, table=None) -> dict:
     """Decide dense or sparse (and the block shape) for one pruned weight.
 
     For each candidate ``(r, c)`` the *block* sparsity ``s_b`` (the fraction
@@ -369,15 +379,18 @@ def choose_format(W, blocksizes=((1, 1), (4, 1)), table=None) -> dict:
     largest estimate wins if it beats 1 (``s_b > t``, MNN's rule);
     otherwise the layer stays dense.
 
+    ``blocksizes`` defaults to 1x1, 4x1 and every shape in the measured table.
+
     Returns a dict: ``format`` ("dense", "csr" or "bcsr"), ``blocksize``,
     ``sparsity`` (elements), ``block_sparsity``, ``threshold``,
     ``est_speedup``, ``source`` ("measured"/"mnn-default") and
     ``candidates`` (every shape's numbers).
     """
     W = _check_weight(W)
+    table = load_break_even() if table is None else table
+    blocksizes = _candidates(blocksizes, table)
     if not blocksizes:
         raise ValueError("blocksizes must name at least one block shape")
-    table = load_break_even() if table is None else table
     cands = []
     for bs in blocksizes:
         bs = _check_blocksize(bs)
@@ -403,7 +416,7 @@ def choose_format(W, blocksizes=((1, 1), (4, 1)), table=None) -> dict:
     }
 
 
-def to_sparse(W, blocksizes=((1, 1), (4, 1)), *, dtype=None, table=None, force=None):
+def to_sparse(W, blocksizes=None, *, dtype=None, table=None, force=None):
     """The best storage for ``W``: a :class:`~sparsekit.CSR`, a :class:`~sparsekit.BCSR` or ``W`` itself.
 
     ``force`` skips the decision: ``"dense"``, ``"csr"`` or a block shape

@@ -30,7 +30,7 @@ from ..prune import block_mask, magnitude_mask, sparsity
 from .common import environment, median_time, out_dir, write_json
 
 QUICK = dict(width=0.25, resolution=64, sparsities=[0.5, 0.9], patterns=["1x1", "4x1"], repeats=3, warmup=1)
-FULL = dict(width=1.0, resolution=224, sparsities=[0.5, 0.7, 0.8, 0.9], patterns=["1x1", "4x1"], repeats=15,
+FULL = dict(width=1.0, resolution=224, sparsities=[0.5, 0.7, 0.8, 0.9], patterns=["1x1", "4x1", "8x1"], repeats=15,
             warmup=3)
 PATTERNS = {"1x1": (1, 1), "4x1": (4, 1), "1x4": (1, 4), "8x1": (8, 1)}
 

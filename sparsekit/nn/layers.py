@@ -102,7 +102,7 @@ class MatrixLayer(Layer):
             if "W" in self.grads:
                 self.grads["W"][...] = self.grads["W"] * self.mask
 
-    def sparsify(self, blocksizes=((1, 1), (4, 1)), *, table=None, force=None):
+    def sparsify(self, blocksizes=None, *, table=None, force=None):
         """Store ``W`` for inference in the format :func:`~sparsekit.prune.to_sparse` picks.
 
         Returns the decision (a dict; ``force`` skips it: ``"dense"``,
