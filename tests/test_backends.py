@@ -27,8 +27,10 @@ def test_get_backend_errors():
         get_backend(3)
 
 
-@pytest.mark.parametrize("name", LOCAL)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+CASES = [(n, np.float32) for n in LOCAL] + [(n, np.float64) for n in ("dense-blas", "scipy", "numba-simd")]
+
+
+@pytest.mark.parametrize("name, dtype", CASES)
 @pytest.mark.parametrize("blocksize", [(1, 1), (4, 1), (1, 4), (2, 2), (3, 2)])
 def test_local_backends_equal_dense(name, dtype, blocksize):
     rng = np.random.default_rng(hash((name, blocksize)) % 2 ** 32)
