@@ -149,7 +149,7 @@ def test_break_even_interpolation():
     assert be["8x1"]["break_even"] == 0.3 and be["8x1"]["status"].startswith("upper")
 
 
-def test_files_cli_and_break_even_file(tmp_path, monkeypatch):
+def test_files_cli_and_break_even_file(tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     be_path = tmp_path / "break_even.json"
     monkeypatch.setattr(report, "BREAK_EVEN_PATH", be_path)
@@ -168,6 +168,10 @@ def test_files_cli_and_break_even_file(tmp_path, monkeypatch):
     assert set(be["break_even"]) == {"1x1", "4x1"}
     assert be["measured_on"] == doc["machine"]["line"]
     assert "OPENBLAS_CORETYPE" in (out / "machine.txt").read_text()
+    capsys.readouterr()
+    assert summary.main([str(out), str(out / "results.json")]) == 0
+    md = capsys.readouterr().out
+    assert md.startswith("# Benchmark summary (tiny preset)") and "## Also measured on:" in md
     with pytest.raises(ValueError, match="schema"):
         (tmp_path / "x.json").write_text('{"schema": "other"}')
         load_results(tmp_path / "x.json")

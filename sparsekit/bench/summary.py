@@ -188,3 +188,53 @@ def _backends(doc: dict) -> list:
     order = ["scipy", "numba-scalar", "numba-simd", "numba-parallel", "numba-sse2", "numba-avx2",
              "numba-avx512", "int8", "cuda"]
     return sorted(seen, key=lambda b: order.index(b) if b in order else 99)
+
+
+def render_other(doc: dict, results_path: str = "") -> str:
+    """A shorter section for a second machine: its goals table and 90% stack table."""
+    m = doc["machine"]
+    lines = [f"## Also measured on: {m['line']}", "",
+             f"Preset `{doc['preset']}`, {doc['started']} UTC, `{doc.get('command')}`; load average at start "
+             f"{doc.get('load', {}).get('start')} on {m['cores']} cores.", "",
+             "| goal | measured | target | met? |", "|---|---|---|---|"]
+    for g in goals(doc):
+        lines.append(f"| {g['goal']} | {g['measured']} | {g['target']} | {_fmt_met(g['met'])} |")
+    bks = _backends(doc)
+    lines += ["", "Stack speedup at 90% sparsity, 1 thread:", "", "| block | " + " | ".join(bks) + " |",
+              "|---" * (1 + len(bks)) + "|"]
+    for blk in doc["config"]["blocks"]:
+        cells = [f"{s['speedup']:.2f}x" if (s := stack(doc, bk, blk, 0.9)) else "-" for bk in bks]
+        lines.append(f"| {blk} | " + " | ".join(cells) + " |")
+    if "cuda" in bks:
+        lines += ["", "The cuda column divides cuBLAS dense fp32 on the same GPU (not the CPU BLAS)."]
+    if results_path:
+        lines += ["", f"Full data: `{results_path}`."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    """``python -m sparsekit.bench.summary RESULTS_DIR [OTHER_DIR ...]``: Markdown on stdout."""
+    import argparse
+
+    from . import load_results
+
+    ap = argparse.ArgumentParser(prog="python -m sparsekit.bench.summary", description=main.__doc__)
+    ap.add_argument("main", help="folder (or results.json) of the run the summary is about")
+    ap.add_argument("others", nargs="*", help="runs on other machines, summarised shortly")
+    args = ap.parse_args(argv)
+    doc = load_results(args.main)
+    parts = [render_summary(doc, _json_path(args.main))]
+    parts += [render_other(load_results(o), _json_path(o)) for o in args.others]
+    print("\n".join(parts), end="")
+    return 0
+
+
+def _json_path(p: str) -> str:
+    from pathlib import Path
+
+    q = Path(p)
+    return str(q / "results.json") if q.suffix != ".json" else str(q)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
