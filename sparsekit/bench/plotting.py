@@ -84,14 +84,20 @@ def plot_layers(doc: dict, sparsity: float = 0.9, backend: str = "numba-simd", t
     fig, ax = plt.subplots(figsize=(11, 3.6))
     w = 0.8 / len(blocks)
     for j, b in enumerate(blocks):
-        val = {r["layer"]: r["speedup"] for r in rows if r["block"] == b}
-        ax.bar(np.arange(len(layers)) + j * w, [val.get(l, np.nan) for l in layers], w, label=b)
+        val = {r["layer"]: r for r in rows if r["block"] == b}
+        y = np.array([val[l]["speedup"] if l in val else np.nan for l in layers])
+        lo = np.array([val[l]["dense_median_s"] / val[l]["q3_s"] if l in val else np.nan for l in layers])
+        hi = np.array([val[l]["dense_median_s"] / val[l]["q1_s"] if l in val else np.nan for l in layers])
+        ax.bar(np.arange(len(layers)) + j * w, y, w, label=b,
+               yerr=np.vstack([np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)]), capsize=1.5,
+               error_kw={"elinewidth": 0.6, "ecolor": "0.3"})
     ax.axhline(1.0, color="0.3", lw=0.8)
     ax.set_xticks(np.arange(len(layers)) + 0.4 - w / 2)
-    ax.set_xticklabels([f"{l}\n{m}x{k}x{n}" for l, m, k, n in
-                        [(l[0], l[2], l[1], l[3]) for l in doc["config"]["layers"]]], fontsize=7)
+    ax.set_xticklabels([f"{name}\n{cout}x{cin}\nHW {hw}" for name, cin, cout, hw in doc["config"]["layers"]],
+                       fontsize=7)
     ax.set_ylabel(f"speedup ({backend}, {threads}T)")
-    ax.set_title(f"per-layer speedup over dense at sparsity {sparsity:g} (C_out x C_in x HW)", fontsize=10)
+    ax.set_title(f"per-layer speedup over dense at sparsity {sparsity:g} (C_out x C_in, HW); "
+                 "whiskers: quartiles of the sparse time", fontsize=10)
     ax.legend(fontsize=7, ncol=len(blocks))
     fig.tight_layout()
     return fig
