@@ -25,6 +25,12 @@ PLACEHOLDER = ["# YOUR CODE HERE", "raise NotImplementedError"]
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _default(name: str) -> Path:
+    """``./name`` when run from a course checkout, else the folder beside the package."""
+    here = Path.cwd() / name
+    return here if (Path.cwd() / "solutions").is_dir() else REPO / name
+
+
 def strip_solutions(source: str, where: str = "cell") -> str:
     """``source`` with each solution region replaced by the placeholder; ValueError on bad markers."""
     out, inside, indent = [], False, ""
@@ -78,8 +84,8 @@ def generate(solutions: Path, exercises: Path) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sparsekit.grading.generate", description=__doc__.split("\n")[0])
-    parser.add_argument("--solutions", type=Path, default=REPO / "solutions")
-    parser.add_argument("--exercises", type=Path, default=REPO / "exercises")
+    parser.add_argument("--solutions", type=Path, default=_default("solutions"))
+    parser.add_argument("--exercises", type=Path, default=_default("exercises"))
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 when out of date")
     args = parser.parse_args(argv)
     try:
