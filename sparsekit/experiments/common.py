@@ -59,3 +59,27 @@ def environment() -> dict:
     except Exception as e:  # the report is informative only
         env["machine_report_error"] = repr(e)
     return env
+
+
+def interleaved_times(fns: dict, repeats: int, warmup: int = 2) -> dict:
+    """Time several callables in interleaved rounds (each once per round), after warm-up.
+
+    Returns ``{name: {"wall": [...], "cpu": [...]}}`` in seconds.  Interleaving
+    spreads any load from other processes evenly over the contenders, so
+    their ratios stay fair on a shared machine; ``cpu`` is the process CPU
+    time (``time.process_time``), which leaves out the time the process
+    waited for a core -- with one thread it is the cleanest number on a busy
+    machine.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    out = {k: {"wall": [], "cpu": []} for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            fn()
+            t1, c1 = time.perf_counter(), time.process_time()
+            out[k]["wall"].append(t1 - t0)
+            out[k]["cpu"].append(c1 - c0)
+    return out

@@ -12,7 +12,10 @@ blocks (4 output channels, MNN's "1x4"; stored as BCSR), then timed:
 * ``torch``      -- PyTorch CPU eager, dense, same threads (when installed).
 
 Same threads for everyone (numba, BLAS, torch), warm-up first, JIT excluded,
-median of repeats.  The sparse network's output is checked against the
+median of repeats taken in interleaved rounds (every network once per round,
+so load from other processes hits all of them alike).  With one thread the
+medians use process CPU time (wall time is saved too): on a shared machine
+it leaves out the time spent waiting for a core.  The sparse network's output is checked against the
 dense network with the same pruned weights.
 
     python -m sparsekit.experiments.latency --quick      # seconds
@@ -27,7 +30,7 @@ import time
 import numpy as np
 
 from ..prune import block_mask, magnitude_mask, sparsity
-from .common import environment, median_time, out_dir, write_json
+from .common import environment, interleaved_times, out_dir, write_json
 
 QUICK = dict(width=0.25, resolution=64, sparsities=[0.5, 0.9], patterns=["1x1", "4x1"], repeats=3, warmup=1)
 FULL = dict(width=1.0, resolution=224, sparsities=[0.5, 0.7, 0.8, 0.9], patterns=["1x1", "4x1", "8x1"], repeats=15,
@@ -93,8 +96,9 @@ def torch_model(model):
     return torch.nn.Sequential(*mods).eval()
 
 
-def layer_times(model, x, repeats=3):
+def layer_times(model, x, repeats=5, clock="wall"):
     """Median seconds spent in pointwise convs and in everything else, per forward."""
+    now = time.process_time if clock == "cpu" else time.perf_counter
     from ..nn import PointwiseConv2d
 
     pw, other = [], []
@@ -102,9 +106,9 @@ def layer_times(model, x, repeats=3):
         a = b = 0.0
         h = x
         for l in model.layers:
-            t0 = time.perf_counter()
+            t0 = now()
             h = l.forward(h)
-            dt = time.perf_counter() - t0
+            dt = now() - t0
             if isinstance(l, PointwiseConv2d):
                 a += dt
             else:
@@ -120,37 +124,47 @@ def close(a, b, rtol=1e-4):
     return bool(np.max(np.abs(a - b)) <= rtol * scale * 10), float(np.max(np.abs(a - b)) / scale)
 
 
-def run(cfg, threads=1, seed=0, torch_ref=True, log=print):
+def run(cfg, threads=1, seed=0, torch_ref=True, clock="cpu", log=print):
+    """Build every network, check its output, then time them all in interleaved rounds.
+
+    ``clock``: which samples the medians (and speedups) use: ``"cpu"``
+    (process CPU time; sound for 1 thread on a busy machine) or ``"wall"``.
+    Both are saved.
+    """
     import numba
     from threadpoolctl import threadpool_info, threadpool_limits
 
+    if clock not in ("cpu", "wall"):
+        raise ValueError(f"clock must be 'cpu' or 'wall', got {clock!r}")
+    if clock == "cpu" and threads != 1:
+        raise ValueError("process CPU time sums over threads; use clock='wall' with threads > 1")
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     rng = np.random.default_rng(seed)
     dense = build(cfg["width"], cfg["resolution"], seed)
     x = rng.standard_normal((1, 3, cfg["resolution"], cfg["resolution"])).astype(np.float32)
-    doc = {"config": dict(cfg, threads=threads, seed=seed, dtype="float32", batch=1), "rows": []}
+    doc = {"config": dict(cfg, threads=threads, seed=seed, dtype="float32", batch=1, clock=clock), "rows": []}
     reps, warm = cfg["repeats"], cfg["warmup"]
     with threadpool_limits(limits=threads):
         doc["blas"] = [{k: d.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
                        for d in threadpool_info()]
         y_dense = dense(x)
-        t_dense, samples = median_time(lambda: dense(x), reps, warm)
-        pw_d, other_d = layer_times(dense, x)
-        doc["dense"] = {"median_s": t_dense, "samples_s": samples, "pointwise_s": pw_d, "other_s": other_d}
-        log(f"dense: {t_dense * 1e3:.1f} ms (pointwise {pw_d * 1e3:.1f} ms)")
+        fns = {"dense": lambda: dense(x)}
         tm = torch_model(dense) if torch_ref else None
         if tm is not None:
             import torch
 
             torch.set_num_threads(threads)
             xt = torch.from_numpy(x)
-            with torch.inference_mode():
-                yt = tm(xt).numpy()
-                t_torch, ts = median_time(lambda: tm(xt), reps, warm)
-            ok, err = close(yt, y_dense)
-            doc["torch"] = {"median_s": t_torch, "samples_s": ts, "version": torch.__version__,
-                            "threads": torch.get_num_threads(), "matches_dense": ok, "max_rel_err": err}
-            log(f"torch eager dense: {t_torch * 1e3:.1f} ms (matches ours: {ok})")
+
+            def torch_fn():
+                with torch.inference_mode():
+                    return tm(xt)
+
+            ok, err = close(torch_fn().numpy(), y_dense)
+            doc["torch"] = {"version": torch.__version__, "threads": torch.get_num_threads(),
+                            "matches_dense": ok, "max_rel_err": err}
+            fns["torch"] = torch_fn
+        nets = {}
         for s in cfg["sparsities"]:
             for pat in cfg["patterns"]:
                 ref = pruned_copy(dense, s, pat)
@@ -162,25 +176,39 @@ def run(cfg, threads=1, seed=0, torch_ref=True, log=print):
                         choices = net.sparsify(force="csr" if bs == (1, 1) else bs)
                     else:
                         choices = net.sparsify(blocksizes=[(1, 1), PATTERNS[pat]])
-                    y = net(x)
-                    ok, err = close(y, y_ref)
-                    t, samples = median_time(lambda: net(x), reps, warm)
-                    pw, other = layer_times(net, x)
-                    fmts = [type(l.kernel).__name__ if l.is_sparse else "dense" for l in pointwise_layers(net)]
-                    row = {"sparsity": s, "pattern": pat, "mode": mode, "median_s": t, "samples_s": samples,
-                           "speedup_vs_dense": t_dense / t, "pointwise_s": pw, "other_s": other,
-                           "pointwise_speedup": pw_d / pw, "matches_dense": ok, "max_rel_err": err,
-                           "formats": fmts,
+                    ok, err = close(net(x), y_ref)
+                    row = {"sparsity": s, "pattern": pat, "mode": mode, "matches_dense": ok, "max_rel_err": err,
+                           "formats": [type(l.kernel).__name__ if l.is_sparse else "dense"
+                                       for l in pointwise_layers(net)],
                            "achieved_sparsity": float(np.mean([sparsity(l.W) for l in pointwise_layers(net)]))}
-                    if "torch" in doc:
-                        row["speedup_vs_torch"] = doc["torch"]["median_s"] / t
                     if mode == "auto":
                         row["decisions"] = [{k: c[k] for k in ("format", "blocksize", "block_sparsity",
                                                                "threshold", "est_speedup", "source")}
                                             for c in choices]
-                    doc["rows"].append(row)
-                    log(f"s={s} {pat:>3} {mode:>6}: {t * 1e3:7.1f} ms  x{t_dense / t:.2f} vs dense  "
-                        f"(pointwise x{pw_d / pw:.2f}; equal: {ok})")
+                    key = f"{s}/{pat}/{mode}"
+                    nets[key] = (net, row)
+                    fns[key] = (lambda n: (lambda: n(x)))(net)
+        log(f"timing {len(fns)} networks, {reps} interleaved rounds ({clock} clock) ...")
+        T = interleaved_times(fns, reps, warm)
+        med = {k: float(np.median(v[clock])) for k, v in T.items()}
+        pw_d, other_d = layer_times(dense, x, clock=clock)
+        t_dense = med["dense"]
+        doc["dense"] = {"median_s": t_dense, "samples_s": T["dense"], "pointwise_s": pw_d, "other_s": other_d}
+        log(f"dense: {t_dense * 1e3:.1f} ms (pointwise {pw_d * 1e3:.1f} ms)")
+        if "torch" in doc:
+            doc["torch"].update(median_s=med["torch"], samples_s=T["torch"])
+            log(f"torch eager dense: {med['torch'] * 1e3:.1f} ms (matches ours: {doc['torch']['matches_dense']})")
+        for key, (net, row) in nets.items():
+            t = med[key]
+            pw, other = layer_times(net, x, clock=clock)
+            row.update(median_s=t, samples_s=T[key], speedup_vs_dense=t_dense / t, pointwise_s=pw, other_s=other,
+                       pointwise_speedup=pw_d / pw)
+            if "torch" in doc:
+                row["speedup_vs_torch"] = med["torch"] / t
+            doc["rows"].append(row)
+            log(f"s={row['sparsity']} {row['pattern']:>3} {row['mode']:>6}: {t * 1e3:7.1f} ms  "
+                f"x{t_dense / t:.2f} vs dense" + (f", x{med['torch'] / t:.2f} vs torch" if "torch" in doc else "")
+                + f"  (equal: {row['matches_dense']})")
     return doc
 
 
@@ -220,13 +248,16 @@ def main(argv=None):
     g.add_argument("--full", action="store_true", help="MobileNetV1 1.0 at 224x224, results to commit")
     p.add_argument("--threads", type=int, default=1, help="threads for numba, BLAS and torch (default 1)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    p.add_argument("--clock", choices=["cpu", "wall"], default=None,
+                   help="what the medians use: process CPU time (default for 1 thread) or wall time")
     p.add_argument("--out", default=None, help="output folder (default results/latency)")
     a = p.parse_args(argv)
     if a.threads < 1:
         p.error("--threads must be >= 1")
     cfg = dict(FULL if a.full else QUICK)
     name = "full" if a.full else "quick"
-    doc = run(cfg, threads=a.threads, torch_ref=not a.no_torch)
+    clock = a.clock or ("cpu" if a.threads == 1 else "wall")
+    doc = run(cfg, threads=a.threads, torch_ref=not a.no_torch, clock=clock)
     doc["mode"] = name
     doc["environment"] = environment()
     d = out_dir("latency", a.out)
