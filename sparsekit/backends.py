@@ -336,7 +336,7 @@ def _build_cuda(W, X, blocksize) -> Prepared:
         return {"median_s": med, "q1_s": sp["ms_p10"] / 1e3, "q3_s": sp["ms_p90"] / 1e3,
                 "iqr_rel": (sp["ms_p90"] - sp["ms_p10"]) / sp["ms"], "min_s": None,
                 "repeats": sp.get("repeats"), "loops": 1, "dense_median_s": de["ms"] / 1e3,
-                "dense_min_s": None}
+                "dense_min_s": None, "clock": "cuda-events", "wall_median_s": None}
 
     return Prepared(lambda: g.spmm(Wf, Xf, method, blocksize=bs), measure=measure,
                     note=f"gpu.{method}; speedup over cuBLAS dense fp32 on the same GPU; q1/q3 = p10/p90")

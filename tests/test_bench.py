@@ -16,7 +16,7 @@ from sparsekit.bench.timing import summarize, threads, time_interleaved
 
 ROW_KEYS = {"layer", "M", "K", "N", "sparsity", "block", "dtype", "backend", "threads", "status",
             "max_rel_err", "note", "median_s", "q1_s", "q3_s", "iqr_rel", "min_s", "repeats", "loops",
-            "dense_median_s", "dense_min_s", "speedup", "gflops"}
+            "dense_median_s", "dense_min_s", "speedup", "gflops", "clock", "wall_median_s"}
 
 
 @pytest.fixture(scope="module")
@@ -232,6 +232,10 @@ def test_timing_helpers():
     with pytest.raises(ValueError):
         with threads(0):
             pass
+    t = time_interleaved({"a": lambda: sum(range(2000))}, repeats=3, min_time=1e-3, clock="cpu")
+    assert t["clock"] == "cpu" and len(t["wall"]["a"]) == 3 and all(x > 0 for x in t["samples"]["a"])
+    with pytest.raises(ValueError, match="clock"):
+        time_interleaved({"a": lambda: None}, repeats=1, min_time=0, clock="tsc")
 
 
 def test_verify():

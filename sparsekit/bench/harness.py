@@ -71,7 +71,7 @@ def _row(case: Case, backend: str, threads: int, **kw) -> dict:
            "block": case.block, "dtype": case.dtype, "backend": backend, "threads": threads,
            "status": kw.pop("status"), "max_rel_err": kw.pop("err", None), "note": kw.pop("note", "")}
     for k in ("median_s", "q1_s", "q3_s", "iqr_rel", "min_s", "repeats", "loops",
-              "dense_median_s", "dense_min_s", "speedup", "gflops"):
+              "dense_median_s", "dense_min_s", "speedup", "gflops", "clock", "wall_median_s"):
         row[k] = kw.pop(k, None)
     assert not kw, kw
     return row
@@ -83,6 +83,11 @@ def _timed_fields(stats: dict, loops: int, dense: dict, case: Case) -> dict:
     return dict(stats, loops=loops, dense_median_s=dense_median, dense_min_s=dense["min_s"],
                 speedup=dense_median / med if med > 0 else None,
                 gflops=case.flops / med / 1e9 if med > 0 else None)
+
+
+def _clock(nthreads: int) -> str:
+    """CPU time for one thread (robust on a shared machine), wall time for more."""
+    return "cpu" if nthreads == 1 else "wall"
 
 
 def _runs_at(backend, case: Case, limits: dict) -> bool:
@@ -138,8 +143,10 @@ def _measure_case(case: Case, backends: list, nthreads: int, repeats: int, min_t
         return rows
     # one thread: round-robin (fair under load); more: blocks after a pause (no spinning neighbours)
     timed = time_interleaved({k: v[0] for k, v in runs.items()}, repeats, min_time,
-                             interleave=nthreads == 1, settle=0.0 if nthreads == 1 else 0.15)
-    stats = {k: summarize(s) for k, s in timed["samples"].items()}
+                             interleave=nthreads == 1, settle=0.0 if nthreads == 1 else 0.15,
+                             clock=_clock(nthreads))
+    stats = {k: dict(summarize(s), clock=timed["clock"], wall_median_s=summarize(timed["wall"][k])["median_s"])
+             for k, s in timed["samples"].items()}
     dense = stats[BASELINE]
     for name, (_, err, note) in runs.items():
         rows.append(_row(case, name, nthreads, status="ok", err=err, note=note,
@@ -149,6 +156,7 @@ def _measure_case(case: Case, backends: list, nthreads: int, repeats: int, min_t
 
 def _measure_remote(backend: Backend, cases: list, repeats: int, min_time: float) -> tuple:
     job = {"mode": "bench", "variant": backend.variant, "repeats": repeats, "min_time": min_time,
+           "clock": _clock(1),
            "cases": [c.to_json() for c in cases]}
     try:
         res = run_worker(backend.isa, job)
@@ -160,7 +168,8 @@ def _measure_remote(backend: Backend, cases: list, repeats: int, min_time: float
         if r["status"] != "ok":
             rows.append(_row(c, backend.name, 1, status=r["status"], err=r.get("err"), note=r.get("note", "")))
             continue
-        st = summarize(r["samples"])
+        st = dict(summarize(r["samples"]), clock=r.get("clock", "wall"),
+                  wall_median_s=summarize(r["wall_samples"])["median_s"] if r.get("wall_samples") else None)
         dense = summarize(r["dense_samples"])
         rows.append(_row(c, backend.name, 1, status="ok", err=r["err"], note=r.get("note", ""),
                          **_timed_fields(st, r["loops"], dense, c)))
@@ -189,6 +198,7 @@ def stack_totals(rows: list) -> list:
         total = sum(r["median_s"] for r in rs)
         dense = sum(r["dense_median_s"] for r in rs)
         ok_min = all(r.get("min_s") and r.get("dense_min_s") for r in rs)
+        walls = [r.get("wall_median_s") for r in rs]
         best = sum(r["min_s"] for r in rs) if ok_min else None
         dense_best = sum(r["dense_min_s"] for r in rs) if ok_min else None
         out.append({"backend": backend, "threads": t, "block": block, "sparsity": s, "dtype": dtype,
@@ -196,6 +206,8 @@ def stack_totals(rows: list) -> list:
                     "q3_s": sum(r["q3_s"] for r in rs), "dense_total_s": dense,
                     "speedup": dense / total if total > 0 else None,
                     "min_total_s": best, "dense_min_total_s": dense_best,
+                    "clock": rs[0].get("clock"),
+                    "wall_total_s": sum(walls) if all(w is not None for w in walls) else None,
                     "speedup_min": dense_best / best if best and dense_best else None})
     out.sort(key=lambda d: (d["backend"], d["threads"], d["block"], d["sparsity"]))
     return out
@@ -279,7 +291,8 @@ def run_benchmark(preset="quick", *, backends=None, threads=None, dtype: str = "
                    "blocks": p["blocks"], "threads": threads, "dtype": np.dtype(dtype).name,
                    "repeats": repeats, "min_time_s": min_time, "baseline": BASELINE,
                    "timing": "per call: median (and quartiles) of repeats, each repeat a calibrated "
-                             "loop of calls; at 1 thread backends timed round-robin, at more threads "
+                             "loop of calls; at 1 thread backends timed round-robin with the process's "
+                             "CPU time (wall time kept as wall_median_s), at more threads wall time, "
                              "one block per backend after a 0.15 s pause; JIT and warm-up untimed"},
         "backends": info, "workers": workers, "results": rows,
         "load": {"start": load_start, "end": _loadavg(), "cores": os.cpu_count(),

@@ -39,23 +39,38 @@ def calibrate(run, min_time: float) -> int:
 
 
 def time_interleaved(runs: dict, repeats: int, min_time: float, *, interleave: bool = True,
-                     settle: float = 0.0) -> dict:
+                     settle: float = 0.0, clock: str = "wall") -> dict:
     """``{key: [per-call seconds] * repeats}`` for ``{key: run}``, repeats taken round-robin.
+
+    ``clock="cpu"`` times with the process's CPU time (``time.process_time``)
+    instead of the wall clock: for single-threaded code on a machine shared
+    with other work it leaves out the time the process spent descheduled,
+    which is most of the noise (cache and memory-bandwidth sharing stay).  It
+    is wrong for multi-threaded code (it adds the threads' times).  The wall
+    times are returned too, as ``wall``.
 
     With ``interleave=False`` each product gets all its repeats in one block,
     after ``settle`` seconds of sleep: multi-threaded runs use this, because
     the worker threads of OpenBLAS and of numba's OpenMP layer keep spinning
     for a while after a call and would steal the cores of the next product.
     """
+    if clock not in ("wall", "cpu"):
+        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
     loops = {k: calibrate(f, min_time) for k, f in runs.items()}
     samples = {k: [] for k in runs}
+    wall = {k: [] for k in runs}
+    cpu_clock = time.process_time
 
     def one(k, f):
         n = loops[k]
+        c0 = cpu_clock()
         t0 = time.perf_counter()
         for _ in range(n):
             f()
-        samples[k].append((time.perf_counter() - t0) / n)
+        t1 = time.perf_counter()
+        c1 = cpu_clock()
+        wall[k].append((t1 - t0) / n)
+        samples[k].append((c1 - c0) / n if clock == "cpu" else (t1 - t0) / n)
 
     if interleave:
         for _ in range(repeats):
@@ -68,7 +83,7 @@ def time_interleaved(runs: dict, repeats: int, min_time: float, *, interleave: b
             f()  # warm again after the pause
             for _ in range(repeats):
                 one(k, f)
-    return {"samples": samples, "loops": loops}
+    return {"samples": samples, "wall": wall, "loops": loops, "clock": clock}
 
 
 @contextlib.contextmanager

@@ -95,9 +95,11 @@ def _bench(job: dict) -> dict:
                 out.append({"status": "wrong", "err": err, "note": "result differs from the dense result"})
                 continue
             d = dense.prepare(W, X)
-            t = time_interleaved({"s": p.run, "d": d.run}, int(job["repeats"]), float(job["min_time"]))
+            t = time_interleaved({"s": p.run, "d": d.run}, int(job["repeats"]), float(job["min_time"]),
+                                 clock=job.get("clock", "wall"))
             out.append({"status": "ok", "err": err, "note": p.note, "samples": t["samples"]["s"],
-                        "dense_samples": t["samples"]["d"], "loops": t["loops"]["s"]})
+                        "dense_samples": t["samples"]["d"], "wall_samples": t["wall"]["s"],
+                        "clock": t["clock"], "loops": t["loops"]["s"]})
     return {"results": out}
 
 
