@@ -86,27 +86,31 @@ __all__ = [
 VARIANTS = ("auto", "reference", "scalar", "simd", "parallel")
 
 #: Best HW tile per (block shape, dtype) for the register-tiled kernels.
-#: Measured on the reference machine (AMD EPYC Zen3, AVX2+FMA, 16 ymm registers),
-#: 1 thread, MobileNetV1's 13 pointwise layers at 90% block sparsity, median of 7
-#: runs after warm-up, every tile in ``TILES`` tried (script: /tmp/k1/bench.py of
-#: the kernel engineer; rerun with ``python -m sparsekit.bench`` once it exists).
+#: Measured 2026-11-24 on the reference machine (AMD EPYC Zen3, AVX2+FMA, 16 ymm
+#: registers, 2 cores shared with other jobs): 1 thread, MobileNetV1's 13 pointwise
+#: layers at 90% block sparsity, each generated kernel called directly, median of 7
+#: runs after a warm-up call, summed over the layers; every tile in ``TILES`` tried
+#: for float32, 8/16/32 for float64.  float32 totals (ms) of the winners: 8x1 t8 2.38,
+#: 4x4 t8 2.35, 8x8 t8 2.35, 4x1 t8 2.56, 2x2 t24 2.72, 1x8 t32 3.27, 1x4 t24 3.35,
+#: 1x1 t48 3.47 (dense OpenBLAS float32, 1 thread: 12.9 ms).  Re-measure with
+#: ``python -m sparsekit.bench`` on another CPU (AVX-512 has 32 registers: wider tiles).
 AUTO_TILE = {
-    ((1, 1), "float32"): 24,
-    ((1, 4), "float32"): 32,
+    ((1, 1), "float32"): 48,
+    ((1, 4), "float32"): 24,
     ((4, 1), "float32"): 8,
-    ((2, 2), "float32"): 16,
-    ((4, 4), "float32"): 16,
+    ((2, 2), "float32"): 24,
+    ((4, 4), "float32"): 8,
     ((8, 1), "float32"): 8,
-    ((1, 8), "float32"): 16,
+    ((1, 8), "float32"): 32,
     ((8, 8), "float32"): 8,
-    ((1, 1), "float64"): 16,
-    ((1, 4), "float64"): 16,
+    ((1, 1), "float64"): 32,
+    ((1, 4), "float64"): 32,
     ((4, 1), "float64"): 8,
     ((2, 2), "float64"): 8,
     ((4, 4), "float64"): 8,
     ((8, 1), "float64"): 8,
-    ((1, 8), "float64"): 8,
-    ((8, 8), "float64"): 8,
+    ((1, 8), "float64"): 16,
+    ((8, 8), "float64"): 32,
 }
 #: Below this many multiply-adds (stored values x HW) "auto" stays on one thread:
 #: starting numba's thread pool costs more than it saves.
@@ -115,6 +119,7 @@ PARALLEL_MIN_WORK = 200_000
 PARALLEL_MIN_NNZ_SPMV = 50_000
 
 _compiled: set = set()
+_kernels: dict = {}
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -224,7 +229,11 @@ def kernel_name(A, X, variant: str = "auto", tile=None) -> str:
 
 def _ensure_compiled(kernel, args, variant):
     """Compile on first use with the vectoriser settings of the variant (see spmm_bcsr_tiled)."""
-    key = (id(kernel), tuple(numba.typeof(a) for a in args))
+    # a cheap stand-in for numba's types of the arguments (numba.typeof costs ~10 us per array):
+    # every array argument here is C-contiguous; dtype, ndim and writeability decide the type
+    key = (id(kernel),) + tuple(
+        (a.dtype.char, a.ndim, a.flags.writeable) if type(a) is np.ndarray else type(a) for a in args
+    )
     if key in _compiled:
         return
     _tiled.compile_for(kernel, args, variant)
@@ -244,7 +253,9 @@ def _spmm_run(A, X, variant, tile, Y):
         return
     wf, xf, yf = data.reshape(-1), X.reshape(-1), Y.reshape(-1)
     if tile is not None:
-        kern = _tiled.get_kernel(*block, tile, variant)
+        kern = _kernels.get((block, tile, variant))
+        if kern is None:
+            kern = _kernels[(block, tile, variant)] = _tiled.get_kernel(*block, tile, variant)
         args = (wf, A.indices, A.indptr, xf, yf, n_cols)
     else:
         r, c = block

@@ -24,7 +24,10 @@ template for every (r, c, T)):
                     for jj: v = X[j*c + jj, m0 + m]        one load ...
                         for ii: acc[ii, m] += w[ii, jj] * v  ... feeds r FMAs
             Y[bi*r : bi*r + r, m0 : m0 + T] = acc
-        the last HW % T columns: the general loop (:func:`spmm_bcsr_tail`)
+        the next (HW % T) // 8 * 8 columns: the same loop with an 8-wide tile
+        the last HW % 8 columns: one more 8-wide tile ending at HW, overlapping columns
+        already done (recomputed the same way); the general loop
+        (:func:`spmm_bcsr_tail`) only when HW < 8
 
 The accumulator tile comes from :func:`~sparsekit.kernels.stack_tile.stack_tile`
 (an ``alloca``): with ``T`` a literal, LLVM unrolls the ``m`` loop and keeps the
@@ -75,6 +78,8 @@ FASTMATH = {"contract", "arcp", "nsz", "afn"}
 BLOCKS = ((1, 1), (1, 4), (4, 1), (2, 2), (4, 4), (8, 1), (1, 8), (8, 8))
 #: HW tile widths (elements) generated for every block shape.
 TILES = (8, 16, 24, 32, 48, 64)
+#: Width of the second, narrower tile that takes the columns a wider tile leaves.
+SUBTILE = 8
 #: Variants generated from the template.
 VARIANTS = ("simd", "scalar", "parallel", "int8")
 
@@ -116,8 +121,6 @@ def kernel_source(r: int, c: int, tile: int, variant: str) -> str:
     opts = "cache=True, nogil=True, fastmath=FASTMATH" + (", parallel=True" if variant == "parallel" else "")
     rng = "numba.prange" if variant == "parallel" else "range"
     tail = {"int8": "spmm_bcsr_tail_int8", "scalar": "spmm_bcsr_tail_scalar"}.get(variant, "spmm_bcsr_tail")
-    i8 = 16 * " "
-    i5 = 20 * " "
     lines = [
         f"@numba.njit({opts})",
         f"def {name}(wf, indices, indptr, xf, yf, n_cols):",
@@ -125,39 +128,65 @@ def kernel_source(r: int, c: int, tile: int, variant: str) -> str:
         "    n_brows = indptr.shape[0] - 1",
         "    hw = U(n_cols)",
         f"    hw_main = hw - hw % U({T})",
+    ]
+    rest = "hw_main"
+    if T > SUBTILE:  # columns left by the wide tile go through an 8-wide tile first
+        lines.append(f"    hw_sub = hw - hw % U({SUBTILE})")
+        rest = "hw_sub"
+    lines += [
         f"    for bi in {rng}(n_brows):",
-        f"        acc = numba.carray(stack_tile({R * T}, yf), ({R}, {T}))",
         "        k0 = U(indptr[bi])",
         "        k1 = U(indptr[bi + 1])",
         f"        y0 = U(bi) * U({R}) * hw",
-        f"        for m0 in range(U(0), hw_main, U({T})):",
-        f"            for m in range({T}):",
     ]
-    lines += [f"{i8}acc[{ii}, m] = 0" for ii in range(R)]
+    lines += _tile_loop(R, C, T, "acc", "U(0)", "hw_main", int8)
+    if T > SUBTILE:
+        lines += _tile_loop(R, C, SUBTILE, "acc_sub", "hw_main", "hw_sub", int8)
+    # The last hw % 8 columns: if hw >= 8, one more 8-wide tile ending at hw, overlapping
+    # columns already done (it recomputes them with the same operations in the same order);
+    # only an HW below 8 takes the general loop.
+    t_last = min(T, SUBTILE)
     lines += [
-        "            for k in range(k0, k1):",
-        f"{i8}wb = k * U({R * C})",
-        f"{i8}xb = U(indices[k]) * U({C}) * hw + m0",
+        f"        if {rest} < hw:",
+        f"            if hw >= U({t_last}):",
+    ]
+    lines += ["        " + ln for ln in _tile_loop(R, C, t_last, "acc_last", f"hw - U({t_last})", "hw", int8)]
+    lines += [
+        "            else:",
+        f"                {tail}(wf, indices, k0, k1, xf, yf, hw, U(bi) * U({R}), {rest}, U({R}), U({C}))",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _tile_loop(R: int, C: int, T: int, acc: str, lo: str, hi: str, int8: bool) -> list:
+    """Source lines of the loop over the T-wide tiles of HW in [lo, hi) for one block row."""
+    i3, i4, i5 = 12 * " ", 16 * " ", 20 * " "
+    lines = [
+        f"        {acc} = numba.carray(stack_tile({R * T}, yf), ({R}, {T}))",
+        f"        for m0 in range({lo}, {hi}, U({T})):",
+        f"{i3}for m in range({T}):",
+    ]
+    lines += [f"{i4}{acc}[{ii}, m] = 0" for ii in range(R)]
+    lines += [
+        f"{i3}for k in range(k0, k1):",
+        f"{i4}wb = k * U({R * C})",
+        f"{i4}xb = U(indices[k]) * U({C}) * hw + m0",
     ]
     for ii in range(R):
         for jj in range(C):
             w = f"wf[wb + U({ii * C + jj})]"
-            lines.append(f"{i8}w{ii}_{jj} = np.int32({w})" if int8 else f"{i8}w{ii}_{jj} = {w}")
-    lines.append(f"{i8}for m in range(U({T})):")
+            lines.append(f"{i4}w{ii}_{jj} = np.int32({w})" if int8 else f"{i4}w{ii}_{jj} = {w}")
+    lines.append(f"{i4}for m in range(U({T})):")
     for jj in range(C):
         v = f"xf[xb + U({jj}) * hw + m]"
         lines.append(f"{i5}v{jj} = np.int32({v})" if int8 else f"{i5}v{jj} = {v}")
     for ii in range(R):
         terms = " + ".join(f"w{ii}_{jj} * v{jj}" for jj in range(C))
-        lines.append(f"{i5}acc[{ii}, m] += {terms}")
+        lines.append(f"{i5}{acc}[{ii}, m] += {terms}")
     for ii in range(R):
-        lines.append(f"            for m in range(U({T})):")
-        lines.append(f"{i8}yf[y0 + U({ii}) * hw + m0 + m] = acc[{ii}, m]")
-    lines += [
-        "        if hw_main < hw:",
-        f"            {tail}(wf, indices, k0, k1, xf, yf, hw, U(bi) * U({R}), hw_main, U({R}), U({C}))",
-    ]
-    return "\n".join(lines) + "\n"
+        lines.append(f"{i3}for m in range(U({T})):")
+        lines.append(f"{i4}yf[y0 + U({ii}) * hw + m0 + m] = {acc}[{ii}, m]")
+    return lines
 
 
 def module_source(r: int, c: int) -> str:

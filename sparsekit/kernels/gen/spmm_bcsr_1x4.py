@@ -25,10 +25,10 @@ def spmm_bcsr_1x4_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(8, yf), (1, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(8, yf), (1, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -48,7 +48,28 @@ def spmm_bcsr_1x4_t8_simd(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
         if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -57,11 +78,12 @@ def spmm_bcsr_1x4_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(16, yf), (1, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(16, yf), (1, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -80,8 +102,48 @@ def spmm_bcsr_1x4_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -90,11 +152,12 @@ def spmm_bcsr_1x4_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(24, yf), (1, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(24, yf), (1, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -113,8 +176,48 @@ def spmm_bcsr_1x4_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -123,11 +226,12 @@ def spmm_bcsr_1x4_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (1, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(32, yf), (1, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -146,8 +250,48 @@ def spmm_bcsr_1x4_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -156,11 +300,12 @@ def spmm_bcsr_1x4_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(48, yf), (1, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(48, yf), (1, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -179,8 +324,48 @@ def spmm_bcsr_1x4_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -189,11 +374,12 @@ def spmm_bcsr_1x4_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (1, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(64, yf), (1, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -212,8 +398,48 @@ def spmm_bcsr_1x4_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -223,10 +449,10 @@ def spmm_bcsr_1x4_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(8, yf), (1, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(8, yf), (1, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -246,7 +472,28 @@ def spmm_bcsr_1x4_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
         if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -255,11 +502,12 @@ def spmm_bcsr_1x4_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(16, yf), (1, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(16, yf), (1, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -278,8 +526,48 @@ def spmm_bcsr_1x4_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -288,11 +576,12 @@ def spmm_bcsr_1x4_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(24, yf), (1, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(24, yf), (1, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -311,8 +600,48 @@ def spmm_bcsr_1x4_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -321,11 +650,12 @@ def spmm_bcsr_1x4_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (1, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(32, yf), (1, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -344,8 +674,48 @@ def spmm_bcsr_1x4_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -354,11 +724,12 @@ def spmm_bcsr_1x4_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(48, yf), (1, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(48, yf), (1, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -377,8 +748,48 @@ def spmm_bcsr_1x4_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -387,11 +798,12 @@ def spmm_bcsr_1x4_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (1, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(64, yf), (1, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -410,8 +822,48 @@ def spmm_bcsr_1x4_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -421,10 +873,10 @@ def spmm_bcsr_1x4_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(8, yf), (1, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(8, yf), (1, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -444,7 +896,28 @@ def spmm_bcsr_1x4_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
         if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -453,11 +926,12 @@ def spmm_bcsr_1x4_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(16, yf), (1, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(16, yf), (1, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -476,8 +950,48 @@ def spmm_bcsr_1x4_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -486,11 +1000,12 @@ def spmm_bcsr_1x4_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(24, yf), (1, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(24, yf), (1, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -509,8 +1024,48 @@ def spmm_bcsr_1x4_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -519,11 +1074,12 @@ def spmm_bcsr_1x4_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (1, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(32, yf), (1, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -542,8 +1098,48 @@ def spmm_bcsr_1x4_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -552,11 +1148,12 @@ def spmm_bcsr_1x4_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(48, yf), (1, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(48, yf), (1, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -575,8 +1172,48 @@ def spmm_bcsr_1x4_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -585,11 +1222,12 @@ def spmm_bcsr_1x4_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (1, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(64, yf), (1, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -608,8 +1246,48 @@ def spmm_bcsr_1x4_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -619,10 +1297,10 @@ def spmm_bcsr_1x4_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(8, yf), (1, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(8, yf), (1, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -642,7 +1320,28 @@ def spmm_bcsr_1x4_t8_int8(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
         if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -651,11 +1350,12 @@ def spmm_bcsr_1x4_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(16, yf), (1, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(16, yf), (1, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -674,8 +1374,48 @@ def spmm_bcsr_1x4_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -684,11 +1424,12 @@ def spmm_bcsr_1x4_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(24, yf), (1, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(24, yf), (1, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -707,8 +1448,48 @@ def spmm_bcsr_1x4_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -717,11 +1498,12 @@ def spmm_bcsr_1x4_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (1, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(32, yf), (1, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -740,8 +1522,48 @@ def spmm_bcsr_1x4_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -750,11 +1572,12 @@ def spmm_bcsr_1x4_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(48, yf), (1, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(48, yf), (1, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -773,8 +1596,48 @@ def spmm_bcsr_1x4_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -783,11 +1646,12 @@ def spmm_bcsr_1x4_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (1, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(64, yf), (1, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -806,5 +1670,45 @@ def spmm_bcsr_1x4_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))

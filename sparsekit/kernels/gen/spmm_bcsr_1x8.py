@@ -25,10 +25,10 @@ def spmm_bcsr_1x8_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(8, yf), (1, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(8, yf), (1, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -56,7 +56,36 @@ def spmm_bcsr_1x8_t8_simd(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
         if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -65,11 +94,12 @@ def spmm_bcsr_1x8_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(16, yf), (1, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(16, yf), (1, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -96,8 +126,64 @@ def spmm_bcsr_1x8_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -106,11 +192,12 @@ def spmm_bcsr_1x8_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(24, yf), (1, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(24, yf), (1, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -137,8 +224,64 @@ def spmm_bcsr_1x8_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -147,11 +290,12 @@ def spmm_bcsr_1x8_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (1, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(32, yf), (1, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -178,8 +322,64 @@ def spmm_bcsr_1x8_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -188,11 +388,12 @@ def spmm_bcsr_1x8_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(48, yf), (1, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(48, yf), (1, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -219,8 +420,64 @@ def spmm_bcsr_1x8_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -229,11 +486,12 @@ def spmm_bcsr_1x8_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (1, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(64, yf), (1, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -260,8 +518,64 @@ def spmm_bcsr_1x8_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -271,10 +585,10 @@ def spmm_bcsr_1x8_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(8, yf), (1, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(8, yf), (1, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -302,7 +616,36 @@ def spmm_bcsr_1x8_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
         if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -311,11 +654,12 @@ def spmm_bcsr_1x8_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(16, yf), (1, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(16, yf), (1, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -342,8 +686,64 @@ def spmm_bcsr_1x8_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -352,11 +752,12 @@ def spmm_bcsr_1x8_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(24, yf), (1, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(24, yf), (1, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -383,8 +784,64 @@ def spmm_bcsr_1x8_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -393,11 +850,12 @@ def spmm_bcsr_1x8_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (1, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(32, yf), (1, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -424,8 +882,64 @@ def spmm_bcsr_1x8_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -434,11 +948,12 @@ def spmm_bcsr_1x8_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(48, yf), (1, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(48, yf), (1, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -465,8 +980,64 @@ def spmm_bcsr_1x8_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -475,11 +1046,12 @@ def spmm_bcsr_1x8_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (1, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(64, yf), (1, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -506,8 +1078,64 @@ def spmm_bcsr_1x8_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -517,10 +1145,10 @@ def spmm_bcsr_1x8_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(8, yf), (1, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(8, yf), (1, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -548,7 +1176,36 @@ def spmm_bcsr_1x8_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
         if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -557,11 +1214,12 @@ def spmm_bcsr_1x8_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(16, yf), (1, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(16, yf), (1, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -588,8 +1246,64 @@ def spmm_bcsr_1x8_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -598,11 +1312,12 @@ def spmm_bcsr_1x8_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(24, yf), (1, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(24, yf), (1, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -629,8 +1344,64 @@ def spmm_bcsr_1x8_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -639,11 +1410,12 @@ def spmm_bcsr_1x8_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (1, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(32, yf), (1, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -670,8 +1442,64 @@ def spmm_bcsr_1x8_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -680,11 +1508,12 @@ def spmm_bcsr_1x8_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(48, yf), (1, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(48, yf), (1, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -711,8 +1540,64 @@ def spmm_bcsr_1x8_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -721,11 +1606,12 @@ def spmm_bcsr_1x8_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (1, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(64, yf), (1, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -752,8 +1638,64 @@ def spmm_bcsr_1x8_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -763,10 +1705,10 @@ def spmm_bcsr_1x8_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(8, yf), (1, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(8, yf), (1, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -794,7 +1736,36 @@ def spmm_bcsr_1x8_t8_int8(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
         if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w0_4 = np.int32(wf[wb + U(4)])
+                        w0_5 = np.int32(wf[wb + U(5)])
+                        w0_6 = np.int32(wf[wb + U(6)])
+                        w0_7 = np.int32(wf[wb + U(7)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            v4 = np.int32(xf[xb + U(4) * hw + m])
+                            v5 = np.int32(xf[xb + U(5) * hw + m])
+                            v6 = np.int32(xf[xb + U(6) * hw + m])
+                            v7 = np.int32(xf[xb + U(7) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -803,11 +1774,12 @@ def spmm_bcsr_1x8_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(16, yf), (1, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(16, yf), (1, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -834,8 +1806,64 @@ def spmm_bcsr_1x8_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w0_4 = np.int32(wf[wb + U(4)])
+                w0_5 = np.int32(wf[wb + U(5)])
+                w0_6 = np.int32(wf[wb + U(6)])
+                w0_7 = np.int32(wf[wb + U(7)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    v4 = np.int32(xf[xb + U(4) * hw + m])
+                    v5 = np.int32(xf[xb + U(5) * hw + m])
+                    v6 = np.int32(xf[xb + U(6) * hw + m])
+                    v7 = np.int32(xf[xb + U(7) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w0_4 = np.int32(wf[wb + U(4)])
+                        w0_5 = np.int32(wf[wb + U(5)])
+                        w0_6 = np.int32(wf[wb + U(6)])
+                        w0_7 = np.int32(wf[wb + U(7)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            v4 = np.int32(xf[xb + U(4) * hw + m])
+                            v5 = np.int32(xf[xb + U(5) * hw + m])
+                            v6 = np.int32(xf[xb + U(6) * hw + m])
+                            v7 = np.int32(xf[xb + U(7) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -844,11 +1872,12 @@ def spmm_bcsr_1x8_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(24, yf), (1, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(24, yf), (1, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -875,8 +1904,64 @@ def spmm_bcsr_1x8_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w0_4 = np.int32(wf[wb + U(4)])
+                w0_5 = np.int32(wf[wb + U(5)])
+                w0_6 = np.int32(wf[wb + U(6)])
+                w0_7 = np.int32(wf[wb + U(7)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    v4 = np.int32(xf[xb + U(4) * hw + m])
+                    v5 = np.int32(xf[xb + U(5) * hw + m])
+                    v6 = np.int32(xf[xb + U(6) * hw + m])
+                    v7 = np.int32(xf[xb + U(7) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w0_4 = np.int32(wf[wb + U(4)])
+                        w0_5 = np.int32(wf[wb + U(5)])
+                        w0_6 = np.int32(wf[wb + U(6)])
+                        w0_7 = np.int32(wf[wb + U(7)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            v4 = np.int32(xf[xb + U(4) * hw + m])
+                            v5 = np.int32(xf[xb + U(5) * hw + m])
+                            v6 = np.int32(xf[xb + U(6) * hw + m])
+                            v7 = np.int32(xf[xb + U(7) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -885,11 +1970,12 @@ def spmm_bcsr_1x8_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (1, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(32, yf), (1, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -916,8 +2002,64 @@ def spmm_bcsr_1x8_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w0_4 = np.int32(wf[wb + U(4)])
+                w0_5 = np.int32(wf[wb + U(5)])
+                w0_6 = np.int32(wf[wb + U(6)])
+                w0_7 = np.int32(wf[wb + U(7)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    v4 = np.int32(xf[xb + U(4) * hw + m])
+                    v5 = np.int32(xf[xb + U(5) * hw + m])
+                    v6 = np.int32(xf[xb + U(6) * hw + m])
+                    v7 = np.int32(xf[xb + U(7) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w0_4 = np.int32(wf[wb + U(4)])
+                        w0_5 = np.int32(wf[wb + U(5)])
+                        w0_6 = np.int32(wf[wb + U(6)])
+                        w0_7 = np.int32(wf[wb + U(7)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            v4 = np.int32(xf[xb + U(4) * hw + m])
+                            v5 = np.int32(xf[xb + U(5) * hw + m])
+                            v6 = np.int32(xf[xb + U(6) * hw + m])
+                            v7 = np.int32(xf[xb + U(7) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -926,11 +2068,12 @@ def spmm_bcsr_1x8_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(48, yf), (1, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(48, yf), (1, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -957,8 +2100,64 @@ def spmm_bcsr_1x8_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w0_4 = np.int32(wf[wb + U(4)])
+                w0_5 = np.int32(wf[wb + U(5)])
+                w0_6 = np.int32(wf[wb + U(6)])
+                w0_7 = np.int32(wf[wb + U(7)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    v4 = np.int32(xf[xb + U(4) * hw + m])
+                    v5 = np.int32(xf[xb + U(5) * hw + m])
+                    v6 = np.int32(xf[xb + U(6) * hw + m])
+                    v7 = np.int32(xf[xb + U(7) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w0_4 = np.int32(wf[wb + U(4)])
+                        w0_5 = np.int32(wf[wb + U(5)])
+                        w0_6 = np.int32(wf[wb + U(6)])
+                        w0_7 = np.int32(wf[wb + U(7)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            v4 = np.int32(xf[xb + U(4) * hw + m])
+                            v5 = np.int32(xf[xb + U(5) * hw + m])
+                            v6 = np.int32(xf[xb + U(6) * hw + m])
+                            v7 = np.int32(xf[xb + U(7) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -967,11 +2166,12 @@ def spmm_bcsr_1x8_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (1, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
+        acc = numba.carray(stack_tile(64, yf), (1, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -998,5 +2198,61 @@ def spmm_bcsr_1x8_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w0_4 = np.int32(wf[wb + U(4)])
+                w0_5 = np.int32(wf[wb + U(5)])
+                w0_6 = np.int32(wf[wb + U(6)])
+                w0_7 = np.int32(wf[wb + U(7)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    v4 = np.int32(xf[xb + U(4) * hw + m])
+                    v5 = np.int32(xf[xb + U(5) * hw + m])
+                    v6 = np.int32(xf[xb + U(6) * hw + m])
+                    v7 = np.int32(xf[xb + U(7) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w0_4 = np.int32(wf[wb + U(4)])
+                        w0_5 = np.int32(wf[wb + U(5)])
+                        w0_6 = np.int32(wf[wb + U(6)])
+                        w0_7 = np.int32(wf[wb + U(7)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            v4 = np.int32(xf[xb + U(4) * hw + m])
+                            v5 = np.int32(xf[xb + U(5) * hw + m])
+                            v6 = np.int32(xf[xb + U(6) * hw + m])
+                            v7 = np.int32(xf[xb + U(7) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))

@@ -25,10 +25,10 @@ def spmm_bcsr_2x2_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(16, yf), (2, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(16, yf), (2, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -50,7 +50,30 @@ def spmm_bcsr_2x2_t8_simd(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
         if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -59,11 +82,12 @@ def spmm_bcsr_2x2_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (2, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(32, yf), (2, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -84,8 +108,52 @@ def spmm_bcsr_2x2_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(16)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -94,11 +162,12 @@ def spmm_bcsr_2x2_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(48, yf), (2, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(48, yf), (2, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -119,8 +188,52 @@ def spmm_bcsr_2x2_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(24)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -129,11 +242,12 @@ def spmm_bcsr_2x2_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (2, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(64, yf), (2, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -154,8 +268,52 @@ def spmm_bcsr_2x2_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(32)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -164,11 +322,12 @@ def spmm_bcsr_2x2_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(96, yf), (2, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(96, yf), (2, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -189,8 +348,52 @@ def spmm_bcsr_2x2_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(48)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -199,11 +402,12 @@ def spmm_bcsr_2x2_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (2, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(128, yf), (2, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -224,8 +428,52 @@ def spmm_bcsr_2x2_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(64)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -235,10 +483,10 @@ def spmm_bcsr_2x2_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(16, yf), (2, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(16, yf), (2, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -260,7 +508,30 @@ def spmm_bcsr_2x2_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
         if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -269,11 +540,12 @@ def spmm_bcsr_2x2_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (2, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(32, yf), (2, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -294,8 +566,52 @@ def spmm_bcsr_2x2_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(16)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -304,11 +620,12 @@ def spmm_bcsr_2x2_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(48, yf), (2, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(48, yf), (2, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -329,8 +646,52 @@ def spmm_bcsr_2x2_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(24)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -339,11 +700,12 @@ def spmm_bcsr_2x2_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (2, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(64, yf), (2, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -364,8 +726,52 @@ def spmm_bcsr_2x2_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(32)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -374,11 +780,12 @@ def spmm_bcsr_2x2_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(96, yf), (2, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(96, yf), (2, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -399,8 +806,52 @@ def spmm_bcsr_2x2_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(48)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -409,11 +860,12 @@ def spmm_bcsr_2x2_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (2, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(128, yf), (2, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -434,8 +886,52 @@ def spmm_bcsr_2x2_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(64)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -445,10 +941,10 @@ def spmm_bcsr_2x2_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(16, yf), (2, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(16, yf), (2, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -470,7 +966,30 @@ def spmm_bcsr_2x2_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
         if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -479,11 +998,12 @@ def spmm_bcsr_2x2_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (2, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(32, yf), (2, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -504,8 +1024,52 @@ def spmm_bcsr_2x2_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(16)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -514,11 +1078,12 @@ def spmm_bcsr_2x2_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(48, yf), (2, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(48, yf), (2, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -539,8 +1104,52 @@ def spmm_bcsr_2x2_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(24)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -549,11 +1158,12 @@ def spmm_bcsr_2x2_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (2, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(64, yf), (2, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -574,8 +1184,52 @@ def spmm_bcsr_2x2_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(32)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -584,11 +1238,12 @@ def spmm_bcsr_2x2_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(96, yf), (2, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(96, yf), (2, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -609,8 +1264,52 @@ def spmm_bcsr_2x2_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(48)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -619,11 +1318,12 @@ def spmm_bcsr_2x2_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (2, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(128, yf), (2, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -644,8 +1344,52 @@ def spmm_bcsr_2x2_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(64)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w1_0 = wf[wb + U(2)]
+                        w1_1 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -655,10 +1399,10 @@ def spmm_bcsr_2x2_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(16, yf), (2, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(16, yf), (2, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -680,7 +1424,30 @@ def spmm_bcsr_2x2_t8_int8(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
         if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w1_0 = np.int32(wf[wb + U(2)])
+                        w1_1 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -689,11 +1456,12 @@ def spmm_bcsr_2x2_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (2, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(32, yf), (2, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -714,8 +1482,52 @@ def spmm_bcsr_2x2_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(16)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w1_0 = np.int32(wf[wb + U(2)])
+                w1_1 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w1_0 = np.int32(wf[wb + U(2)])
+                        w1_1 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -724,11 +1536,12 @@ def spmm_bcsr_2x2_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(48, yf), (2, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(48, yf), (2, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -749,8 +1562,52 @@ def spmm_bcsr_2x2_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(24)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w1_0 = np.int32(wf[wb + U(2)])
+                w1_1 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w1_0 = np.int32(wf[wb + U(2)])
+                        w1_1 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -759,11 +1616,12 @@ def spmm_bcsr_2x2_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (2, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(64, yf), (2, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -784,8 +1642,52 @@ def spmm_bcsr_2x2_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(32)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w1_0 = np.int32(wf[wb + U(2)])
+                w1_1 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w1_0 = np.int32(wf[wb + U(2)])
+                        w1_1 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -794,11 +1696,12 @@ def spmm_bcsr_2x2_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(96, yf), (2, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(96, yf), (2, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -819,8 +1722,52 @@ def spmm_bcsr_2x2_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(48)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w1_0 = np.int32(wf[wb + U(2)])
+                w1_1 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w1_0 = np.int32(wf[wb + U(2)])
+                        w1_1 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -829,11 +1776,12 @@ def spmm_bcsr_2x2_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (2, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(2) * hw
+        acc = numba.carray(stack_tile(128, yf), (2, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -854,5 +1802,49 @@ def spmm_bcsr_2x2_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(64)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w1_0 = np.int32(wf[wb + U(2)])
+                w1_1 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(2) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w1_0 = np.int32(wf[wb + U(2)])
+                        w1_1 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))

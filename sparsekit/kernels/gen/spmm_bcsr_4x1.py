@@ -25,10 +25,10 @@ def spmm_bcsr_4x1_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (4, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(32, yf), (4, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -57,7 +57,37 @@ def spmm_bcsr_4x1_t8_simd(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
         if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -66,11 +96,12 @@ def spmm_bcsr_4x1_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (4, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(64, yf), (4, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -98,8 +129,66 @@ def spmm_bcsr_4x1_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(16)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -108,11 +197,12 @@ def spmm_bcsr_4x1_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(96, yf), (4, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(96, yf), (4, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -140,8 +230,66 @@ def spmm_bcsr_4x1_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(24)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -150,11 +298,12 @@ def spmm_bcsr_4x1_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (4, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(128, yf), (4, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -182,8 +331,66 @@ def spmm_bcsr_4x1_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(32)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -192,11 +399,12 @@ def spmm_bcsr_4x1_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(192, yf), (4, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(192, yf), (4, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -224,8 +432,66 @@ def spmm_bcsr_4x1_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(48)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -234,11 +500,12 @@ def spmm_bcsr_4x1_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(256, yf), (4, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(256, yf), (4, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -266,8 +533,66 @@ def spmm_bcsr_4x1_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(64)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -277,10 +602,10 @@ def spmm_bcsr_4x1_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (4, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(32, yf), (4, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -309,7 +634,37 @@ def spmm_bcsr_4x1_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
         if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -318,11 +673,12 @@ def spmm_bcsr_4x1_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (4, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(64, yf), (4, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -350,8 +706,66 @@ def spmm_bcsr_4x1_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(16)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -360,11 +774,12 @@ def spmm_bcsr_4x1_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(96, yf), (4, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(96, yf), (4, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -392,8 +807,66 @@ def spmm_bcsr_4x1_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(24)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -402,11 +875,12 @@ def spmm_bcsr_4x1_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (4, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(128, yf), (4, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -434,8 +908,66 @@ def spmm_bcsr_4x1_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(32)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -444,11 +976,12 @@ def spmm_bcsr_4x1_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(192, yf), (4, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(192, yf), (4, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -476,8 +1009,66 @@ def spmm_bcsr_4x1_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(48)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -486,11 +1077,12 @@ def spmm_bcsr_4x1_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(256, yf), (4, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(256, yf), (4, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -518,8 +1110,66 @@ def spmm_bcsr_4x1_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(64)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -529,10 +1179,10 @@ def spmm_bcsr_4x1_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (4, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(32, yf), (4, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -561,7 +1211,37 @@ def spmm_bcsr_4x1_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
         if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -570,11 +1250,12 @@ def spmm_bcsr_4x1_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (4, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(64, yf), (4, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -602,8 +1283,66 @@ def spmm_bcsr_4x1_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(16)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -612,11 +1351,12 @@ def spmm_bcsr_4x1_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(96, yf), (4, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(96, yf), (4, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -644,8 +1384,66 @@ def spmm_bcsr_4x1_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(24)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -654,11 +1452,12 @@ def spmm_bcsr_4x1_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (4, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(128, yf), (4, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -686,8 +1485,66 @@ def spmm_bcsr_4x1_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(32)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -696,11 +1553,12 @@ def spmm_bcsr_4x1_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(192, yf), (4, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(192, yf), (4, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -728,8 +1586,66 @@ def spmm_bcsr_4x1_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(48)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -738,11 +1654,12 @@ def spmm_bcsr_4x1_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(256, yf), (4, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(256, yf), (4, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -770,8 +1687,66 @@ def spmm_bcsr_4x1_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(64)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -781,10 +1756,10 @@ def spmm_bcsr_4x1_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (4, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(32, yf), (4, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -813,7 +1788,37 @@ def spmm_bcsr_4x1_t8_int8(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
         if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w1_0 = np.int32(wf[wb + U(1)])
+                        w2_0 = np.int32(wf[wb + U(2)])
+                        w3_0 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -822,11 +1827,12 @@ def spmm_bcsr_4x1_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (4, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(64, yf), (4, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -854,8 +1860,66 @@ def spmm_bcsr_4x1_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(16)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w1_0 = np.int32(wf[wb + U(1)])
+                w2_0 = np.int32(wf[wb + U(2)])
+                w3_0 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w1_0 = np.int32(wf[wb + U(1)])
+                        w2_0 = np.int32(wf[wb + U(2)])
+                        w3_0 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -864,11 +1928,12 @@ def spmm_bcsr_4x1_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(96, yf), (4, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(96, yf), (4, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -896,8 +1961,66 @@ def spmm_bcsr_4x1_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(24)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w1_0 = np.int32(wf[wb + U(1)])
+                w2_0 = np.int32(wf[wb + U(2)])
+                w3_0 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w1_0 = np.int32(wf[wb + U(1)])
+                        w2_0 = np.int32(wf[wb + U(2)])
+                        w3_0 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -906,11 +2029,12 @@ def spmm_bcsr_4x1_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (4, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(128, yf), (4, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -938,8 +2062,66 @@ def spmm_bcsr_4x1_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(32)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w1_0 = np.int32(wf[wb + U(1)])
+                w2_0 = np.int32(wf[wb + U(2)])
+                w3_0 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w1_0 = np.int32(wf[wb + U(1)])
+                        w2_0 = np.int32(wf[wb + U(2)])
+                        w3_0 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -948,11 +2130,12 @@ def spmm_bcsr_4x1_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(192, yf), (4, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(192, yf), (4, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -980,8 +2163,66 @@ def spmm_bcsr_4x1_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(48)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w1_0 = np.int32(wf[wb + U(1)])
+                w2_0 = np.int32(wf[wb + U(2)])
+                w3_0 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w1_0 = np.int32(wf[wb + U(1)])
+                        w2_0 = np.int32(wf[wb + U(2)])
+                        w3_0 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -990,11 +2231,12 @@ def spmm_bcsr_4x1_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(256, yf), (4, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(256, yf), (4, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -1022,5 +2264,63 @@ def spmm_bcsr_4x1_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(64)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w1_0 = np.int32(wf[wb + U(1)])
+                w2_0 = np.int32(wf[wb + U(2)])
+                w3_0 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(4)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w1_0 = np.int32(wf[wb + U(1)])
+                        w2_0 = np.int32(wf[wb + U(2)])
+                        w3_0 = np.int32(wf[wb + U(3)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))

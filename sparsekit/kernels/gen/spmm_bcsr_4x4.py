@@ -25,10 +25,10 @@ def spmm_bcsr_4x4_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (4, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(32, yf), (4, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -72,7 +72,52 @@ def spmm_bcsr_4x4_t8_simd(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
         if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -81,11 +126,12 @@ def spmm_bcsr_4x4_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (4, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(64, yf), (4, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -128,8 +174,96 @@ def spmm_bcsr_4x4_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(16)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -138,11 +272,12 @@ def spmm_bcsr_4x4_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(96, yf), (4, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(96, yf), (4, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -185,8 +320,96 @@ def spmm_bcsr_4x4_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(24)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -195,11 +418,12 @@ def spmm_bcsr_4x4_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (4, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(128, yf), (4, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -242,8 +466,96 @@ def spmm_bcsr_4x4_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(32)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -252,11 +564,12 @@ def spmm_bcsr_4x4_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(192, yf), (4, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(192, yf), (4, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -299,8 +612,96 @@ def spmm_bcsr_4x4_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(48)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -309,11 +710,12 @@ def spmm_bcsr_4x4_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(256, yf), (4, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(256, yf), (4, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -356,8 +758,96 @@ def spmm_bcsr_4x4_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(64)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -367,10 +857,10 @@ def spmm_bcsr_4x4_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (4, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(32, yf), (4, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -414,7 +904,52 @@ def spmm_bcsr_4x4_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
         if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -423,11 +958,12 @@ def spmm_bcsr_4x4_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (4, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(64, yf), (4, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -470,8 +1006,96 @@ def spmm_bcsr_4x4_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(16)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -480,11 +1104,12 @@ def spmm_bcsr_4x4_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(96, yf), (4, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(96, yf), (4, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -527,8 +1152,96 @@ def spmm_bcsr_4x4_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(24)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -537,11 +1250,12 @@ def spmm_bcsr_4x4_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (4, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(128, yf), (4, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -584,8 +1298,96 @@ def spmm_bcsr_4x4_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(32)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -594,11 +1396,12 @@ def spmm_bcsr_4x4_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(192, yf), (4, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(192, yf), (4, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -641,8 +1444,96 @@ def spmm_bcsr_4x4_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(48)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -651,11 +1542,12 @@ def spmm_bcsr_4x4_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(256, yf), (4, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(256, yf), (4, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -698,8 +1590,96 @@ def spmm_bcsr_4x4_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(64)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -709,10 +1689,10 @@ def spmm_bcsr_4x4_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (4, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(32, yf), (4, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -756,7 +1736,52 @@ def spmm_bcsr_4x4_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
         if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -765,11 +1790,12 @@ def spmm_bcsr_4x4_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (4, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(64, yf), (4, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -812,8 +1838,96 @@ def spmm_bcsr_4x4_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(16)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -822,11 +1936,12 @@ def spmm_bcsr_4x4_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(96, yf), (4, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(96, yf), (4, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -869,8 +1984,96 @@ def spmm_bcsr_4x4_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(24)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -879,11 +2082,12 @@ def spmm_bcsr_4x4_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (4, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(128, yf), (4, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -926,8 +2130,96 @@ def spmm_bcsr_4x4_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(32)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -936,11 +2228,12 @@ def spmm_bcsr_4x4_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(192, yf), (4, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(192, yf), (4, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -983,8 +2276,96 @@ def spmm_bcsr_4x4_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(48)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -993,11 +2374,12 @@ def spmm_bcsr_4x4_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(256, yf), (4, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(256, yf), (4, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -1040,8 +2422,96 @@ def spmm_bcsr_4x4_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(64)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w1_0 = wf[wb + U(4)]
+                        w1_1 = wf[wb + U(5)]
+                        w1_2 = wf[wb + U(6)]
+                        w1_3 = wf[wb + U(7)]
+                        w2_0 = wf[wb + U(8)]
+                        w2_1 = wf[wb + U(9)]
+                        w2_2 = wf[wb + U(10)]
+                        w2_3 = wf[wb + U(11)]
+                        w3_0 = wf[wb + U(12)]
+                        w3_1 = wf[wb + U(13)]
+                        w3_2 = wf[wb + U(14)]
+                        w3_3 = wf[wb + U(15)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1051,10 +2521,10 @@ def spmm_bcsr_4x4_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(32, yf), (4, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(32, yf), (4, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -1098,7 +2568,52 @@ def spmm_bcsr_4x4_t8_int8(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
         if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w1_0 = np.int32(wf[wb + U(4)])
+                        w1_1 = np.int32(wf[wb + U(5)])
+                        w1_2 = np.int32(wf[wb + U(6)])
+                        w1_3 = np.int32(wf[wb + U(7)])
+                        w2_0 = np.int32(wf[wb + U(8)])
+                        w2_1 = np.int32(wf[wb + U(9)])
+                        w2_2 = np.int32(wf[wb + U(10)])
+                        w2_3 = np.int32(wf[wb + U(11)])
+                        w3_0 = np.int32(wf[wb + U(12)])
+                        w3_1 = np.int32(wf[wb + U(13)])
+                        w3_2 = np.int32(wf[wb + U(14)])
+                        w3_3 = np.int32(wf[wb + U(15)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1107,11 +2622,12 @@ def spmm_bcsr_4x4_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (4, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(64, yf), (4, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -1154,8 +2670,96 @@ def spmm_bcsr_4x4_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(16)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w1_0 = np.int32(wf[wb + U(4)])
+                w1_1 = np.int32(wf[wb + U(5)])
+                w1_2 = np.int32(wf[wb + U(6)])
+                w1_3 = np.int32(wf[wb + U(7)])
+                w2_0 = np.int32(wf[wb + U(8)])
+                w2_1 = np.int32(wf[wb + U(9)])
+                w2_2 = np.int32(wf[wb + U(10)])
+                w2_3 = np.int32(wf[wb + U(11)])
+                w3_0 = np.int32(wf[wb + U(12)])
+                w3_1 = np.int32(wf[wb + U(13)])
+                w3_2 = np.int32(wf[wb + U(14)])
+                w3_3 = np.int32(wf[wb + U(15)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w1_0 = np.int32(wf[wb + U(4)])
+                        w1_1 = np.int32(wf[wb + U(5)])
+                        w1_2 = np.int32(wf[wb + U(6)])
+                        w1_3 = np.int32(wf[wb + U(7)])
+                        w2_0 = np.int32(wf[wb + U(8)])
+                        w2_1 = np.int32(wf[wb + U(9)])
+                        w2_2 = np.int32(wf[wb + U(10)])
+                        w2_3 = np.int32(wf[wb + U(11)])
+                        w3_0 = np.int32(wf[wb + U(12)])
+                        w3_1 = np.int32(wf[wb + U(13)])
+                        w3_2 = np.int32(wf[wb + U(14)])
+                        w3_3 = np.int32(wf[wb + U(15)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1164,11 +2768,12 @@ def spmm_bcsr_4x4_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(96, yf), (4, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(96, yf), (4, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -1211,8 +2816,96 @@ def spmm_bcsr_4x4_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(24)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w1_0 = np.int32(wf[wb + U(4)])
+                w1_1 = np.int32(wf[wb + U(5)])
+                w1_2 = np.int32(wf[wb + U(6)])
+                w1_3 = np.int32(wf[wb + U(7)])
+                w2_0 = np.int32(wf[wb + U(8)])
+                w2_1 = np.int32(wf[wb + U(9)])
+                w2_2 = np.int32(wf[wb + U(10)])
+                w2_3 = np.int32(wf[wb + U(11)])
+                w3_0 = np.int32(wf[wb + U(12)])
+                w3_1 = np.int32(wf[wb + U(13)])
+                w3_2 = np.int32(wf[wb + U(14)])
+                w3_3 = np.int32(wf[wb + U(15)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w1_0 = np.int32(wf[wb + U(4)])
+                        w1_1 = np.int32(wf[wb + U(5)])
+                        w1_2 = np.int32(wf[wb + U(6)])
+                        w1_3 = np.int32(wf[wb + U(7)])
+                        w2_0 = np.int32(wf[wb + U(8)])
+                        w2_1 = np.int32(wf[wb + U(9)])
+                        w2_2 = np.int32(wf[wb + U(10)])
+                        w2_3 = np.int32(wf[wb + U(11)])
+                        w3_0 = np.int32(wf[wb + U(12)])
+                        w3_1 = np.int32(wf[wb + U(13)])
+                        w3_2 = np.int32(wf[wb + U(14)])
+                        w3_3 = np.int32(wf[wb + U(15)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1221,11 +2914,12 @@ def spmm_bcsr_4x4_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (4, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(128, yf), (4, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -1268,8 +2962,96 @@ def spmm_bcsr_4x4_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(32)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w1_0 = np.int32(wf[wb + U(4)])
+                w1_1 = np.int32(wf[wb + U(5)])
+                w1_2 = np.int32(wf[wb + U(6)])
+                w1_3 = np.int32(wf[wb + U(7)])
+                w2_0 = np.int32(wf[wb + U(8)])
+                w2_1 = np.int32(wf[wb + U(9)])
+                w2_2 = np.int32(wf[wb + U(10)])
+                w2_3 = np.int32(wf[wb + U(11)])
+                w3_0 = np.int32(wf[wb + U(12)])
+                w3_1 = np.int32(wf[wb + U(13)])
+                w3_2 = np.int32(wf[wb + U(14)])
+                w3_3 = np.int32(wf[wb + U(15)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w1_0 = np.int32(wf[wb + U(4)])
+                        w1_1 = np.int32(wf[wb + U(5)])
+                        w1_2 = np.int32(wf[wb + U(6)])
+                        w1_3 = np.int32(wf[wb + U(7)])
+                        w2_0 = np.int32(wf[wb + U(8)])
+                        w2_1 = np.int32(wf[wb + U(9)])
+                        w2_2 = np.int32(wf[wb + U(10)])
+                        w2_3 = np.int32(wf[wb + U(11)])
+                        w3_0 = np.int32(wf[wb + U(12)])
+                        w3_1 = np.int32(wf[wb + U(13)])
+                        w3_2 = np.int32(wf[wb + U(14)])
+                        w3_3 = np.int32(wf[wb + U(15)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1278,11 +3060,12 @@ def spmm_bcsr_4x4_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(192, yf), (4, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(192, yf), (4, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -1325,8 +3108,96 @@ def spmm_bcsr_4x4_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(48)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w1_0 = np.int32(wf[wb + U(4)])
+                w1_1 = np.int32(wf[wb + U(5)])
+                w1_2 = np.int32(wf[wb + U(6)])
+                w1_3 = np.int32(wf[wb + U(7)])
+                w2_0 = np.int32(wf[wb + U(8)])
+                w2_1 = np.int32(wf[wb + U(9)])
+                w2_2 = np.int32(wf[wb + U(10)])
+                w2_3 = np.int32(wf[wb + U(11)])
+                w3_0 = np.int32(wf[wb + U(12)])
+                w3_1 = np.int32(wf[wb + U(13)])
+                w3_2 = np.int32(wf[wb + U(14)])
+                w3_3 = np.int32(wf[wb + U(15)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w1_0 = np.int32(wf[wb + U(4)])
+                        w1_1 = np.int32(wf[wb + U(5)])
+                        w1_2 = np.int32(wf[wb + U(6)])
+                        w1_3 = np.int32(wf[wb + U(7)])
+                        w2_0 = np.int32(wf[wb + U(8)])
+                        w2_1 = np.int32(wf[wb + U(9)])
+                        w2_2 = np.int32(wf[wb + U(10)])
+                        w2_3 = np.int32(wf[wb + U(11)])
+                        w3_0 = np.int32(wf[wb + U(12)])
+                        w3_1 = np.int32(wf[wb + U(13)])
+                        w3_2 = np.int32(wf[wb + U(14)])
+                        w3_3 = np.int32(wf[wb + U(15)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1335,11 +3206,12 @@ def spmm_bcsr_4x4_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(256, yf), (4, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(4) * hw
+        acc = numba.carray(stack_tile(256, yf), (4, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -1382,5 +3254,93 @@ def spmm_bcsr_4x4_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(64)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w1_0 = np.int32(wf[wb + U(4)])
+                w1_1 = np.int32(wf[wb + U(5)])
+                w1_2 = np.int32(wf[wb + U(6)])
+                w1_3 = np.int32(wf[wb + U(7)])
+                w2_0 = np.int32(wf[wb + U(8)])
+                w2_1 = np.int32(wf[wb + U(9)])
+                w2_2 = np.int32(wf[wb + U(10)])
+                w2_3 = np.int32(wf[wb + U(11)])
+                w3_0 = np.int32(wf[wb + U(12)])
+                w3_1 = np.int32(wf[wb + U(13)])
+                w3_2 = np.int32(wf[wb + U(14)])
+                w3_3 = np.int32(wf[wb + U(15)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(16)
+                        xb = U(indices[k]) * U(4) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w1_0 = np.int32(wf[wb + U(4)])
+                        w1_1 = np.int32(wf[wb + U(5)])
+                        w1_2 = np.int32(wf[wb + U(6)])
+                        w1_3 = np.int32(wf[wb + U(7)])
+                        w2_0 = np.int32(wf[wb + U(8)])
+                        w2_1 = np.int32(wf[wb + U(9)])
+                        w2_2 = np.int32(wf[wb + U(10)])
+                        w2_3 = np.int32(wf[wb + U(11)])
+                        w3_0 = np.int32(wf[wb + U(12)])
+                        w3_1 = np.int32(wf[wb + U(13)])
+                        w3_2 = np.int32(wf[wb + U(14)])
+                        w3_3 = np.int32(wf[wb + U(15)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))

@@ -25,10 +25,10 @@ def spmm_bcsr_8x1_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (8, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(64, yf), (8, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -77,7 +77,57 @@ def spmm_bcsr_8x1_t8_simd(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
         if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -86,11 +136,12 @@ def spmm_bcsr_8x1_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (8, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(128, yf), (8, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -138,8 +189,106 @@ def spmm_bcsr_8x1_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(16)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -148,11 +297,12 @@ def spmm_bcsr_8x1_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(192, yf), (8, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(192, yf), (8, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -200,8 +350,106 @@ def spmm_bcsr_8x1_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(24)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -210,11 +458,12 @@ def spmm_bcsr_8x1_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(256, yf), (8, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(256, yf), (8, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -262,8 +511,106 @@ def spmm_bcsr_8x1_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(32)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -272,11 +619,12 @@ def spmm_bcsr_8x1_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(384, yf), (8, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(384, yf), (8, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -324,8 +672,106 @@ def spmm_bcsr_8x1_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(48)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -334,11 +780,12 @@ def spmm_bcsr_8x1_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(512, yf), (8, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(512, yf), (8, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -386,8 +833,106 @@ def spmm_bcsr_8x1_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(64)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -397,10 +942,10 @@ def spmm_bcsr_8x1_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (8, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(64, yf), (8, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -449,7 +994,57 @@ def spmm_bcsr_8x1_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
         if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -458,11 +1053,12 @@ def spmm_bcsr_8x1_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (8, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(128, yf), (8, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -510,8 +1106,106 @@ def spmm_bcsr_8x1_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(16)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -520,11 +1214,12 @@ def spmm_bcsr_8x1_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(192, yf), (8, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(192, yf), (8, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -572,8 +1267,106 @@ def spmm_bcsr_8x1_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(24)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -582,11 +1375,12 @@ def spmm_bcsr_8x1_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(256, yf), (8, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(256, yf), (8, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -634,8 +1428,106 @@ def spmm_bcsr_8x1_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(32)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -644,11 +1536,12 @@ def spmm_bcsr_8x1_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(384, yf), (8, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(384, yf), (8, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -696,8 +1589,106 @@ def spmm_bcsr_8x1_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(48)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -706,11 +1697,12 @@ def spmm_bcsr_8x1_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(512, yf), (8, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(512, yf), (8, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -758,8 +1750,106 @@ def spmm_bcsr_8x1_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(64)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -769,10 +1859,10 @@ def spmm_bcsr_8x1_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (8, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(64, yf), (8, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -821,7 +1911,57 @@ def spmm_bcsr_8x1_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
         if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -830,11 +1970,12 @@ def spmm_bcsr_8x1_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (8, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(128, yf), (8, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -882,8 +2023,106 @@ def spmm_bcsr_8x1_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(16)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -892,11 +2131,12 @@ def spmm_bcsr_8x1_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(192, yf), (8, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(192, yf), (8, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -944,8 +2184,106 @@ def spmm_bcsr_8x1_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(24)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -954,11 +2292,12 @@ def spmm_bcsr_8x1_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(256, yf), (8, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(256, yf), (8, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -1006,8 +2345,106 @@ def spmm_bcsr_8x1_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(32)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1016,11 +2453,12 @@ def spmm_bcsr_8x1_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(384, yf), (8, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(384, yf), (8, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -1068,8 +2506,106 @@ def spmm_bcsr_8x1_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(48)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1078,11 +2614,12 @@ def spmm_bcsr_8x1_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(512, yf), (8, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(512, yf), (8, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -1130,8 +2667,106 @@ def spmm_bcsr_8x1_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(64)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w1_0 = wf[wb + U(1)]
+                        w2_0 = wf[wb + U(2)]
+                        w3_0 = wf[wb + U(3)]
+                        w4_0 = wf[wb + U(4)]
+                        w5_0 = wf[wb + U(5)]
+                        w6_0 = wf[wb + U(6)]
+                        w7_0 = wf[wb + U(7)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1141,10 +2776,10 @@ def spmm_bcsr_8x1_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (8, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(64, yf), (8, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -1193,7 +2828,57 @@ def spmm_bcsr_8x1_t8_int8(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
         if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w1_0 = np.int32(wf[wb + U(1)])
+                        w2_0 = np.int32(wf[wb + U(2)])
+                        w3_0 = np.int32(wf[wb + U(3)])
+                        w4_0 = np.int32(wf[wb + U(4)])
+                        w5_0 = np.int32(wf[wb + U(5)])
+                        w6_0 = np.int32(wf[wb + U(6)])
+                        w7_0 = np.int32(wf[wb + U(7)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1202,11 +2887,12 @@ def spmm_bcsr_8x1_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (8, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(128, yf), (8, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -1254,8 +2940,106 @@ def spmm_bcsr_8x1_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(16)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w1_0 = np.int32(wf[wb + U(1)])
+                w2_0 = np.int32(wf[wb + U(2)])
+                w3_0 = np.int32(wf[wb + U(3)])
+                w4_0 = np.int32(wf[wb + U(4)])
+                w5_0 = np.int32(wf[wb + U(5)])
+                w6_0 = np.int32(wf[wb + U(6)])
+                w7_0 = np.int32(wf[wb + U(7)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w1_0 = np.int32(wf[wb + U(1)])
+                        w2_0 = np.int32(wf[wb + U(2)])
+                        w3_0 = np.int32(wf[wb + U(3)])
+                        w4_0 = np.int32(wf[wb + U(4)])
+                        w5_0 = np.int32(wf[wb + U(5)])
+                        w6_0 = np.int32(wf[wb + U(6)])
+                        w7_0 = np.int32(wf[wb + U(7)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1264,11 +3048,12 @@ def spmm_bcsr_8x1_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(192, yf), (8, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(192, yf), (8, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -1316,8 +3101,106 @@ def spmm_bcsr_8x1_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(24)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w1_0 = np.int32(wf[wb + U(1)])
+                w2_0 = np.int32(wf[wb + U(2)])
+                w3_0 = np.int32(wf[wb + U(3)])
+                w4_0 = np.int32(wf[wb + U(4)])
+                w5_0 = np.int32(wf[wb + U(5)])
+                w6_0 = np.int32(wf[wb + U(6)])
+                w7_0 = np.int32(wf[wb + U(7)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w1_0 = np.int32(wf[wb + U(1)])
+                        w2_0 = np.int32(wf[wb + U(2)])
+                        w3_0 = np.int32(wf[wb + U(3)])
+                        w4_0 = np.int32(wf[wb + U(4)])
+                        w5_0 = np.int32(wf[wb + U(5)])
+                        w6_0 = np.int32(wf[wb + U(6)])
+                        w7_0 = np.int32(wf[wb + U(7)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1326,11 +3209,12 @@ def spmm_bcsr_8x1_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(256, yf), (8, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(256, yf), (8, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -1378,8 +3262,106 @@ def spmm_bcsr_8x1_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(32)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w1_0 = np.int32(wf[wb + U(1)])
+                w2_0 = np.int32(wf[wb + U(2)])
+                w3_0 = np.int32(wf[wb + U(3)])
+                w4_0 = np.int32(wf[wb + U(4)])
+                w5_0 = np.int32(wf[wb + U(5)])
+                w6_0 = np.int32(wf[wb + U(6)])
+                w7_0 = np.int32(wf[wb + U(7)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w1_0 = np.int32(wf[wb + U(1)])
+                        w2_0 = np.int32(wf[wb + U(2)])
+                        w3_0 = np.int32(wf[wb + U(3)])
+                        w4_0 = np.int32(wf[wb + U(4)])
+                        w5_0 = np.int32(wf[wb + U(5)])
+                        w6_0 = np.int32(wf[wb + U(6)])
+                        w7_0 = np.int32(wf[wb + U(7)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1388,11 +3370,12 @@ def spmm_bcsr_8x1_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(384, yf), (8, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(384, yf), (8, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -1440,8 +3423,106 @@ def spmm_bcsr_8x1_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(48)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w1_0 = np.int32(wf[wb + U(1)])
+                w2_0 = np.int32(wf[wb + U(2)])
+                w3_0 = np.int32(wf[wb + U(3)])
+                w4_0 = np.int32(wf[wb + U(4)])
+                w5_0 = np.int32(wf[wb + U(5)])
+                w6_0 = np.int32(wf[wb + U(6)])
+                w7_0 = np.int32(wf[wb + U(7)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w1_0 = np.int32(wf[wb + U(1)])
+                        w2_0 = np.int32(wf[wb + U(2)])
+                        w3_0 = np.int32(wf[wb + U(3)])
+                        w4_0 = np.int32(wf[wb + U(4)])
+                        w5_0 = np.int32(wf[wb + U(5)])
+                        w6_0 = np.int32(wf[wb + U(6)])
+                        w7_0 = np.int32(wf[wb + U(7)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1450,11 +3531,12 @@ def spmm_bcsr_8x1_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(512, yf), (8, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(512, yf), (8, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -1502,5 +3584,103 @@ def spmm_bcsr_8x1_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(64)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w1_0 = np.int32(wf[wb + U(1)])
+                w2_0 = np.int32(wf[wb + U(2)])
+                w3_0 = np.int32(wf[wb + U(3)])
+                w4_0 = np.int32(wf[wb + U(4)])
+                w5_0 = np.int32(wf[wb + U(5)])
+                w6_0 = np.int32(wf[wb + U(6)])
+                w7_0 = np.int32(wf[wb + U(7)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0
+                    acc_sub[1, m] += w1_0 * v0
+                    acc_sub[2, m] += w2_0 * v0
+                    acc_sub[3, m] += w3_0 * v0
+                    acc_sub[4, m] += w4_0 * v0
+                    acc_sub[5, m] += w5_0 * v0
+                    acc_sub[6, m] += w6_0 * v0
+                    acc_sub[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(8)
+                        xb = U(indices[k]) * U(1) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w1_0 = np.int32(wf[wb + U(1)])
+                        w2_0 = np.int32(wf[wb + U(2)])
+                        w3_0 = np.int32(wf[wb + U(3)])
+                        w4_0 = np.int32(wf[wb + U(4)])
+                        w5_0 = np.int32(wf[wb + U(5)])
+                        w6_0 = np.int32(wf[wb + U(6)])
+                        w7_0 = np.int32(wf[wb + U(7)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            acc_last[0, m] += w0_0 * v0
+                            acc_last[1, m] += w1_0 * v0
+                            acc_last[2, m] += w2_0 * v0
+                            acc_last[3, m] += w3_0 * v0
+                            acc_last[4, m] += w4_0 * v0
+                            acc_last[5, m] += w5_0 * v0
+                            acc_last[6, m] += w6_0 * v0
+                            acc_last[7, m] += w7_0 * v0
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))

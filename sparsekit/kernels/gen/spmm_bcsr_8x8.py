@@ -25,10 +25,10 @@ def spmm_bcsr_8x8_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (8, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(64, yf), (8, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -140,7 +140,120 @@ def spmm_bcsr_8x8_t8_simd(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
         if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -149,11 +262,12 @@ def spmm_bcsr_8x8_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (8, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(128, yf), (8, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -264,8 +378,232 @@ def spmm_bcsr_8x8_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(16)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -274,11 +612,12 @@ def spmm_bcsr_8x8_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(192, yf), (8, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(192, yf), (8, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -389,8 +728,232 @@ def spmm_bcsr_8x8_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(24)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -399,11 +962,12 @@ def spmm_bcsr_8x8_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(256, yf), (8, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(256, yf), (8, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -514,8 +1078,232 @@ def spmm_bcsr_8x8_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(32)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -524,11 +1312,12 @@ def spmm_bcsr_8x8_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(384, yf), (8, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(384, yf), (8, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -639,8 +1428,232 @@ def spmm_bcsr_8x8_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(48)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -649,11 +1662,12 @@ def spmm_bcsr_8x8_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(512, yf), (8, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(512, yf), (8, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -764,8 +1778,232 @@ def spmm_bcsr_8x8_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(64)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -775,10 +2013,10 @@ def spmm_bcsr_8x8_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (8, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(64, yf), (8, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -890,7 +2128,120 @@ def spmm_bcsr_8x8_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
         if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -899,11 +2250,12 @@ def spmm_bcsr_8x8_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (8, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(128, yf), (8, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -1014,8 +2366,232 @@ def spmm_bcsr_8x8_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(16)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1024,11 +2600,12 @@ def spmm_bcsr_8x8_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(192, yf), (8, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(192, yf), (8, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -1139,8 +2716,232 @@ def spmm_bcsr_8x8_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(24)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1149,11 +2950,12 @@ def spmm_bcsr_8x8_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(256, yf), (8, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(256, yf), (8, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -1264,8 +3066,232 @@ def spmm_bcsr_8x8_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(32)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1274,11 +3300,12 @@ def spmm_bcsr_8x8_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(384, yf), (8, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(384, yf), (8, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -1389,8 +3416,232 @@ def spmm_bcsr_8x8_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(48)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1399,11 +3650,12 @@ def spmm_bcsr_8x8_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(512, yf), (8, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(512, yf), (8, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -1514,8 +3766,232 @@ def spmm_bcsr_8x8_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(64)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1525,10 +4001,10 @@ def spmm_bcsr_8x8_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (8, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(64, yf), (8, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -1640,7 +4116,120 @@ def spmm_bcsr_8x8_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
         if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1649,11 +4238,12 @@ def spmm_bcsr_8x8_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (8, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(128, yf), (8, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -1764,8 +4354,232 @@ def spmm_bcsr_8x8_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(16)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1774,11 +4588,12 @@ def spmm_bcsr_8x8_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(192, yf), (8, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(192, yf), (8, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -1889,8 +4704,232 @@ def spmm_bcsr_8x8_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(24)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1899,11 +4938,12 @@ def spmm_bcsr_8x8_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(256, yf), (8, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(256, yf), (8, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -2014,8 +5054,232 @@ def spmm_bcsr_8x8_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(32)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -2024,11 +5288,12 @@ def spmm_bcsr_8x8_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(384, yf), (8, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(384, yf), (8, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -2139,8 +5404,232 @@ def spmm_bcsr_8x8_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(48)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -2149,11 +5638,12 @@ def spmm_bcsr_8x8_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in numba.prange(n_brows):
-        acc = numba.carray(stack_tile(512, yf), (8, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(512, yf), (8, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -2264,8 +5754,232 @@ def spmm_bcsr_8x8_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(64)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = wf[wb + U(0)]
+                        w0_1 = wf[wb + U(1)]
+                        w0_2 = wf[wb + U(2)]
+                        w0_3 = wf[wb + U(3)]
+                        w0_4 = wf[wb + U(4)]
+                        w0_5 = wf[wb + U(5)]
+                        w0_6 = wf[wb + U(6)]
+                        w0_7 = wf[wb + U(7)]
+                        w1_0 = wf[wb + U(8)]
+                        w1_1 = wf[wb + U(9)]
+                        w1_2 = wf[wb + U(10)]
+                        w1_3 = wf[wb + U(11)]
+                        w1_4 = wf[wb + U(12)]
+                        w1_5 = wf[wb + U(13)]
+                        w1_6 = wf[wb + U(14)]
+                        w1_7 = wf[wb + U(15)]
+                        w2_0 = wf[wb + U(16)]
+                        w2_1 = wf[wb + U(17)]
+                        w2_2 = wf[wb + U(18)]
+                        w2_3 = wf[wb + U(19)]
+                        w2_4 = wf[wb + U(20)]
+                        w2_5 = wf[wb + U(21)]
+                        w2_6 = wf[wb + U(22)]
+                        w2_7 = wf[wb + U(23)]
+                        w3_0 = wf[wb + U(24)]
+                        w3_1 = wf[wb + U(25)]
+                        w3_2 = wf[wb + U(26)]
+                        w3_3 = wf[wb + U(27)]
+                        w3_4 = wf[wb + U(28)]
+                        w3_5 = wf[wb + U(29)]
+                        w3_6 = wf[wb + U(30)]
+                        w3_7 = wf[wb + U(31)]
+                        w4_0 = wf[wb + U(32)]
+                        w4_1 = wf[wb + U(33)]
+                        w4_2 = wf[wb + U(34)]
+                        w4_3 = wf[wb + U(35)]
+                        w4_4 = wf[wb + U(36)]
+                        w4_5 = wf[wb + U(37)]
+                        w4_6 = wf[wb + U(38)]
+                        w4_7 = wf[wb + U(39)]
+                        w5_0 = wf[wb + U(40)]
+                        w5_1 = wf[wb + U(41)]
+                        w5_2 = wf[wb + U(42)]
+                        w5_3 = wf[wb + U(43)]
+                        w5_4 = wf[wb + U(44)]
+                        w5_5 = wf[wb + U(45)]
+                        w5_6 = wf[wb + U(46)]
+                        w5_7 = wf[wb + U(47)]
+                        w6_0 = wf[wb + U(48)]
+                        w6_1 = wf[wb + U(49)]
+                        w6_2 = wf[wb + U(50)]
+                        w6_3 = wf[wb + U(51)]
+                        w6_4 = wf[wb + U(52)]
+                        w6_5 = wf[wb + U(53)]
+                        w6_6 = wf[wb + U(54)]
+                        w6_7 = wf[wb + U(55)]
+                        w7_0 = wf[wb + U(56)]
+                        w7_1 = wf[wb + U(57)]
+                        w7_2 = wf[wb + U(58)]
+                        w7_3 = wf[wb + U(59)]
+                        w7_4 = wf[wb + U(60)]
+                        w7_5 = wf[wb + U(61)]
+                        w7_6 = wf[wb + U(62)]
+                        w7_7 = wf[wb + U(63)]
+                        for m in range(U(8)):
+                            v0 = xf[xb + U(0) * hw + m]
+                            v1 = xf[xb + U(1) * hw + m]
+                            v2 = xf[xb + U(2) * hw + m]
+                            v3 = xf[xb + U(3) * hw + m]
+                            v4 = xf[xb + U(4) * hw + m]
+                            v5 = xf[xb + U(5) * hw + m]
+                            v6 = xf[xb + U(6) * hw + m]
+                            v7 = xf[xb + U(7) * hw + m]
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2275,10 +5989,10 @@ def spmm_bcsr_8x8_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(64, yf), (8, 8))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(64, yf), (8, 8))
         for m0 in range(U(0), hw_main, U(8)):
             for m in range(8):
                 acc[0, m] = 0
@@ -2390,7 +6104,120 @@ def spmm_bcsr_8x8_t8_int8(wf, indices, indptr, xf, yf, n_cols):
             for m in range(U(8)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
         if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w0_4 = np.int32(wf[wb + U(4)])
+                        w0_5 = np.int32(wf[wb + U(5)])
+                        w0_6 = np.int32(wf[wb + U(6)])
+                        w0_7 = np.int32(wf[wb + U(7)])
+                        w1_0 = np.int32(wf[wb + U(8)])
+                        w1_1 = np.int32(wf[wb + U(9)])
+                        w1_2 = np.int32(wf[wb + U(10)])
+                        w1_3 = np.int32(wf[wb + U(11)])
+                        w1_4 = np.int32(wf[wb + U(12)])
+                        w1_5 = np.int32(wf[wb + U(13)])
+                        w1_6 = np.int32(wf[wb + U(14)])
+                        w1_7 = np.int32(wf[wb + U(15)])
+                        w2_0 = np.int32(wf[wb + U(16)])
+                        w2_1 = np.int32(wf[wb + U(17)])
+                        w2_2 = np.int32(wf[wb + U(18)])
+                        w2_3 = np.int32(wf[wb + U(19)])
+                        w2_4 = np.int32(wf[wb + U(20)])
+                        w2_5 = np.int32(wf[wb + U(21)])
+                        w2_6 = np.int32(wf[wb + U(22)])
+                        w2_7 = np.int32(wf[wb + U(23)])
+                        w3_0 = np.int32(wf[wb + U(24)])
+                        w3_1 = np.int32(wf[wb + U(25)])
+                        w3_2 = np.int32(wf[wb + U(26)])
+                        w3_3 = np.int32(wf[wb + U(27)])
+                        w3_4 = np.int32(wf[wb + U(28)])
+                        w3_5 = np.int32(wf[wb + U(29)])
+                        w3_6 = np.int32(wf[wb + U(30)])
+                        w3_7 = np.int32(wf[wb + U(31)])
+                        w4_0 = np.int32(wf[wb + U(32)])
+                        w4_1 = np.int32(wf[wb + U(33)])
+                        w4_2 = np.int32(wf[wb + U(34)])
+                        w4_3 = np.int32(wf[wb + U(35)])
+                        w4_4 = np.int32(wf[wb + U(36)])
+                        w4_5 = np.int32(wf[wb + U(37)])
+                        w4_6 = np.int32(wf[wb + U(38)])
+                        w4_7 = np.int32(wf[wb + U(39)])
+                        w5_0 = np.int32(wf[wb + U(40)])
+                        w5_1 = np.int32(wf[wb + U(41)])
+                        w5_2 = np.int32(wf[wb + U(42)])
+                        w5_3 = np.int32(wf[wb + U(43)])
+                        w5_4 = np.int32(wf[wb + U(44)])
+                        w5_5 = np.int32(wf[wb + U(45)])
+                        w5_6 = np.int32(wf[wb + U(46)])
+                        w5_7 = np.int32(wf[wb + U(47)])
+                        w6_0 = np.int32(wf[wb + U(48)])
+                        w6_1 = np.int32(wf[wb + U(49)])
+                        w6_2 = np.int32(wf[wb + U(50)])
+                        w6_3 = np.int32(wf[wb + U(51)])
+                        w6_4 = np.int32(wf[wb + U(52)])
+                        w6_5 = np.int32(wf[wb + U(53)])
+                        w6_6 = np.int32(wf[wb + U(54)])
+                        w6_7 = np.int32(wf[wb + U(55)])
+                        w7_0 = np.int32(wf[wb + U(56)])
+                        w7_1 = np.int32(wf[wb + U(57)])
+                        w7_2 = np.int32(wf[wb + U(58)])
+                        w7_3 = np.int32(wf[wb + U(59)])
+                        w7_4 = np.int32(wf[wb + U(60)])
+                        w7_5 = np.int32(wf[wb + U(61)])
+                        w7_6 = np.int32(wf[wb + U(62)])
+                        w7_7 = np.int32(wf[wb + U(63)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            v4 = np.int32(xf[xb + U(4) * hw + m])
+                            v5 = np.int32(xf[xb + U(5) * hw + m])
+                            v6 = np.int32(xf[xb + U(6) * hw + m])
+                            v7 = np.int32(xf[xb + U(7) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2399,11 +6226,12 @@ def spmm_bcsr_8x8_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(128, yf), (8, 16))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(128, yf), (8, 16))
         for m0 in range(U(0), hw_main, U(16)):
             for m in range(16):
                 acc[0, m] = 0
@@ -2514,8 +6342,232 @@ def spmm_bcsr_8x8_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(16)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w0_4 = np.int32(wf[wb + U(4)])
+                w0_5 = np.int32(wf[wb + U(5)])
+                w0_6 = np.int32(wf[wb + U(6)])
+                w0_7 = np.int32(wf[wb + U(7)])
+                w1_0 = np.int32(wf[wb + U(8)])
+                w1_1 = np.int32(wf[wb + U(9)])
+                w1_2 = np.int32(wf[wb + U(10)])
+                w1_3 = np.int32(wf[wb + U(11)])
+                w1_4 = np.int32(wf[wb + U(12)])
+                w1_5 = np.int32(wf[wb + U(13)])
+                w1_6 = np.int32(wf[wb + U(14)])
+                w1_7 = np.int32(wf[wb + U(15)])
+                w2_0 = np.int32(wf[wb + U(16)])
+                w2_1 = np.int32(wf[wb + U(17)])
+                w2_2 = np.int32(wf[wb + U(18)])
+                w2_3 = np.int32(wf[wb + U(19)])
+                w2_4 = np.int32(wf[wb + U(20)])
+                w2_5 = np.int32(wf[wb + U(21)])
+                w2_6 = np.int32(wf[wb + U(22)])
+                w2_7 = np.int32(wf[wb + U(23)])
+                w3_0 = np.int32(wf[wb + U(24)])
+                w3_1 = np.int32(wf[wb + U(25)])
+                w3_2 = np.int32(wf[wb + U(26)])
+                w3_3 = np.int32(wf[wb + U(27)])
+                w3_4 = np.int32(wf[wb + U(28)])
+                w3_5 = np.int32(wf[wb + U(29)])
+                w3_6 = np.int32(wf[wb + U(30)])
+                w3_7 = np.int32(wf[wb + U(31)])
+                w4_0 = np.int32(wf[wb + U(32)])
+                w4_1 = np.int32(wf[wb + U(33)])
+                w4_2 = np.int32(wf[wb + U(34)])
+                w4_3 = np.int32(wf[wb + U(35)])
+                w4_4 = np.int32(wf[wb + U(36)])
+                w4_5 = np.int32(wf[wb + U(37)])
+                w4_6 = np.int32(wf[wb + U(38)])
+                w4_7 = np.int32(wf[wb + U(39)])
+                w5_0 = np.int32(wf[wb + U(40)])
+                w5_1 = np.int32(wf[wb + U(41)])
+                w5_2 = np.int32(wf[wb + U(42)])
+                w5_3 = np.int32(wf[wb + U(43)])
+                w5_4 = np.int32(wf[wb + U(44)])
+                w5_5 = np.int32(wf[wb + U(45)])
+                w5_6 = np.int32(wf[wb + U(46)])
+                w5_7 = np.int32(wf[wb + U(47)])
+                w6_0 = np.int32(wf[wb + U(48)])
+                w6_1 = np.int32(wf[wb + U(49)])
+                w6_2 = np.int32(wf[wb + U(50)])
+                w6_3 = np.int32(wf[wb + U(51)])
+                w6_4 = np.int32(wf[wb + U(52)])
+                w6_5 = np.int32(wf[wb + U(53)])
+                w6_6 = np.int32(wf[wb + U(54)])
+                w6_7 = np.int32(wf[wb + U(55)])
+                w7_0 = np.int32(wf[wb + U(56)])
+                w7_1 = np.int32(wf[wb + U(57)])
+                w7_2 = np.int32(wf[wb + U(58)])
+                w7_3 = np.int32(wf[wb + U(59)])
+                w7_4 = np.int32(wf[wb + U(60)])
+                w7_5 = np.int32(wf[wb + U(61)])
+                w7_6 = np.int32(wf[wb + U(62)])
+                w7_7 = np.int32(wf[wb + U(63)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    v4 = np.int32(xf[xb + U(4) * hw + m])
+                    v5 = np.int32(xf[xb + U(5) * hw + m])
+                    v6 = np.int32(xf[xb + U(6) * hw + m])
+                    v7 = np.int32(xf[xb + U(7) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w0_4 = np.int32(wf[wb + U(4)])
+                        w0_5 = np.int32(wf[wb + U(5)])
+                        w0_6 = np.int32(wf[wb + U(6)])
+                        w0_7 = np.int32(wf[wb + U(7)])
+                        w1_0 = np.int32(wf[wb + U(8)])
+                        w1_1 = np.int32(wf[wb + U(9)])
+                        w1_2 = np.int32(wf[wb + U(10)])
+                        w1_3 = np.int32(wf[wb + U(11)])
+                        w1_4 = np.int32(wf[wb + U(12)])
+                        w1_5 = np.int32(wf[wb + U(13)])
+                        w1_6 = np.int32(wf[wb + U(14)])
+                        w1_7 = np.int32(wf[wb + U(15)])
+                        w2_0 = np.int32(wf[wb + U(16)])
+                        w2_1 = np.int32(wf[wb + U(17)])
+                        w2_2 = np.int32(wf[wb + U(18)])
+                        w2_3 = np.int32(wf[wb + U(19)])
+                        w2_4 = np.int32(wf[wb + U(20)])
+                        w2_5 = np.int32(wf[wb + U(21)])
+                        w2_6 = np.int32(wf[wb + U(22)])
+                        w2_7 = np.int32(wf[wb + U(23)])
+                        w3_0 = np.int32(wf[wb + U(24)])
+                        w3_1 = np.int32(wf[wb + U(25)])
+                        w3_2 = np.int32(wf[wb + U(26)])
+                        w3_3 = np.int32(wf[wb + U(27)])
+                        w3_4 = np.int32(wf[wb + U(28)])
+                        w3_5 = np.int32(wf[wb + U(29)])
+                        w3_6 = np.int32(wf[wb + U(30)])
+                        w3_7 = np.int32(wf[wb + U(31)])
+                        w4_0 = np.int32(wf[wb + U(32)])
+                        w4_1 = np.int32(wf[wb + U(33)])
+                        w4_2 = np.int32(wf[wb + U(34)])
+                        w4_3 = np.int32(wf[wb + U(35)])
+                        w4_4 = np.int32(wf[wb + U(36)])
+                        w4_5 = np.int32(wf[wb + U(37)])
+                        w4_6 = np.int32(wf[wb + U(38)])
+                        w4_7 = np.int32(wf[wb + U(39)])
+                        w5_0 = np.int32(wf[wb + U(40)])
+                        w5_1 = np.int32(wf[wb + U(41)])
+                        w5_2 = np.int32(wf[wb + U(42)])
+                        w5_3 = np.int32(wf[wb + U(43)])
+                        w5_4 = np.int32(wf[wb + U(44)])
+                        w5_5 = np.int32(wf[wb + U(45)])
+                        w5_6 = np.int32(wf[wb + U(46)])
+                        w5_7 = np.int32(wf[wb + U(47)])
+                        w6_0 = np.int32(wf[wb + U(48)])
+                        w6_1 = np.int32(wf[wb + U(49)])
+                        w6_2 = np.int32(wf[wb + U(50)])
+                        w6_3 = np.int32(wf[wb + U(51)])
+                        w6_4 = np.int32(wf[wb + U(52)])
+                        w6_5 = np.int32(wf[wb + U(53)])
+                        w6_6 = np.int32(wf[wb + U(54)])
+                        w6_7 = np.int32(wf[wb + U(55)])
+                        w7_0 = np.int32(wf[wb + U(56)])
+                        w7_1 = np.int32(wf[wb + U(57)])
+                        w7_2 = np.int32(wf[wb + U(58)])
+                        w7_3 = np.int32(wf[wb + U(59)])
+                        w7_4 = np.int32(wf[wb + U(60)])
+                        w7_5 = np.int32(wf[wb + U(61)])
+                        w7_6 = np.int32(wf[wb + U(62)])
+                        w7_7 = np.int32(wf[wb + U(63)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            v4 = np.int32(xf[xb + U(4) * hw + m])
+                            v5 = np.int32(xf[xb + U(5) * hw + m])
+                            v6 = np.int32(xf[xb + U(6) * hw + m])
+                            v7 = np.int32(xf[xb + U(7) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2524,11 +6576,12 @@ def spmm_bcsr_8x8_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(192, yf), (8, 24))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(192, yf), (8, 24))
         for m0 in range(U(0), hw_main, U(24)):
             for m in range(24):
                 acc[0, m] = 0
@@ -2639,8 +6692,232 @@ def spmm_bcsr_8x8_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(24)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w0_4 = np.int32(wf[wb + U(4)])
+                w0_5 = np.int32(wf[wb + U(5)])
+                w0_6 = np.int32(wf[wb + U(6)])
+                w0_7 = np.int32(wf[wb + U(7)])
+                w1_0 = np.int32(wf[wb + U(8)])
+                w1_1 = np.int32(wf[wb + U(9)])
+                w1_2 = np.int32(wf[wb + U(10)])
+                w1_3 = np.int32(wf[wb + U(11)])
+                w1_4 = np.int32(wf[wb + U(12)])
+                w1_5 = np.int32(wf[wb + U(13)])
+                w1_6 = np.int32(wf[wb + U(14)])
+                w1_7 = np.int32(wf[wb + U(15)])
+                w2_0 = np.int32(wf[wb + U(16)])
+                w2_1 = np.int32(wf[wb + U(17)])
+                w2_2 = np.int32(wf[wb + U(18)])
+                w2_3 = np.int32(wf[wb + U(19)])
+                w2_4 = np.int32(wf[wb + U(20)])
+                w2_5 = np.int32(wf[wb + U(21)])
+                w2_6 = np.int32(wf[wb + U(22)])
+                w2_7 = np.int32(wf[wb + U(23)])
+                w3_0 = np.int32(wf[wb + U(24)])
+                w3_1 = np.int32(wf[wb + U(25)])
+                w3_2 = np.int32(wf[wb + U(26)])
+                w3_3 = np.int32(wf[wb + U(27)])
+                w3_4 = np.int32(wf[wb + U(28)])
+                w3_5 = np.int32(wf[wb + U(29)])
+                w3_6 = np.int32(wf[wb + U(30)])
+                w3_7 = np.int32(wf[wb + U(31)])
+                w4_0 = np.int32(wf[wb + U(32)])
+                w4_1 = np.int32(wf[wb + U(33)])
+                w4_2 = np.int32(wf[wb + U(34)])
+                w4_3 = np.int32(wf[wb + U(35)])
+                w4_4 = np.int32(wf[wb + U(36)])
+                w4_5 = np.int32(wf[wb + U(37)])
+                w4_6 = np.int32(wf[wb + U(38)])
+                w4_7 = np.int32(wf[wb + U(39)])
+                w5_0 = np.int32(wf[wb + U(40)])
+                w5_1 = np.int32(wf[wb + U(41)])
+                w5_2 = np.int32(wf[wb + U(42)])
+                w5_3 = np.int32(wf[wb + U(43)])
+                w5_4 = np.int32(wf[wb + U(44)])
+                w5_5 = np.int32(wf[wb + U(45)])
+                w5_6 = np.int32(wf[wb + U(46)])
+                w5_7 = np.int32(wf[wb + U(47)])
+                w6_0 = np.int32(wf[wb + U(48)])
+                w6_1 = np.int32(wf[wb + U(49)])
+                w6_2 = np.int32(wf[wb + U(50)])
+                w6_3 = np.int32(wf[wb + U(51)])
+                w6_4 = np.int32(wf[wb + U(52)])
+                w6_5 = np.int32(wf[wb + U(53)])
+                w6_6 = np.int32(wf[wb + U(54)])
+                w6_7 = np.int32(wf[wb + U(55)])
+                w7_0 = np.int32(wf[wb + U(56)])
+                w7_1 = np.int32(wf[wb + U(57)])
+                w7_2 = np.int32(wf[wb + U(58)])
+                w7_3 = np.int32(wf[wb + U(59)])
+                w7_4 = np.int32(wf[wb + U(60)])
+                w7_5 = np.int32(wf[wb + U(61)])
+                w7_6 = np.int32(wf[wb + U(62)])
+                w7_7 = np.int32(wf[wb + U(63)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    v4 = np.int32(xf[xb + U(4) * hw + m])
+                    v5 = np.int32(xf[xb + U(5) * hw + m])
+                    v6 = np.int32(xf[xb + U(6) * hw + m])
+                    v7 = np.int32(xf[xb + U(7) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w0_4 = np.int32(wf[wb + U(4)])
+                        w0_5 = np.int32(wf[wb + U(5)])
+                        w0_6 = np.int32(wf[wb + U(6)])
+                        w0_7 = np.int32(wf[wb + U(7)])
+                        w1_0 = np.int32(wf[wb + U(8)])
+                        w1_1 = np.int32(wf[wb + U(9)])
+                        w1_2 = np.int32(wf[wb + U(10)])
+                        w1_3 = np.int32(wf[wb + U(11)])
+                        w1_4 = np.int32(wf[wb + U(12)])
+                        w1_5 = np.int32(wf[wb + U(13)])
+                        w1_6 = np.int32(wf[wb + U(14)])
+                        w1_7 = np.int32(wf[wb + U(15)])
+                        w2_0 = np.int32(wf[wb + U(16)])
+                        w2_1 = np.int32(wf[wb + U(17)])
+                        w2_2 = np.int32(wf[wb + U(18)])
+                        w2_3 = np.int32(wf[wb + U(19)])
+                        w2_4 = np.int32(wf[wb + U(20)])
+                        w2_5 = np.int32(wf[wb + U(21)])
+                        w2_6 = np.int32(wf[wb + U(22)])
+                        w2_7 = np.int32(wf[wb + U(23)])
+                        w3_0 = np.int32(wf[wb + U(24)])
+                        w3_1 = np.int32(wf[wb + U(25)])
+                        w3_2 = np.int32(wf[wb + U(26)])
+                        w3_3 = np.int32(wf[wb + U(27)])
+                        w3_4 = np.int32(wf[wb + U(28)])
+                        w3_5 = np.int32(wf[wb + U(29)])
+                        w3_6 = np.int32(wf[wb + U(30)])
+                        w3_7 = np.int32(wf[wb + U(31)])
+                        w4_0 = np.int32(wf[wb + U(32)])
+                        w4_1 = np.int32(wf[wb + U(33)])
+                        w4_2 = np.int32(wf[wb + U(34)])
+                        w4_3 = np.int32(wf[wb + U(35)])
+                        w4_4 = np.int32(wf[wb + U(36)])
+                        w4_5 = np.int32(wf[wb + U(37)])
+                        w4_6 = np.int32(wf[wb + U(38)])
+                        w4_7 = np.int32(wf[wb + U(39)])
+                        w5_0 = np.int32(wf[wb + U(40)])
+                        w5_1 = np.int32(wf[wb + U(41)])
+                        w5_2 = np.int32(wf[wb + U(42)])
+                        w5_3 = np.int32(wf[wb + U(43)])
+                        w5_4 = np.int32(wf[wb + U(44)])
+                        w5_5 = np.int32(wf[wb + U(45)])
+                        w5_6 = np.int32(wf[wb + U(46)])
+                        w5_7 = np.int32(wf[wb + U(47)])
+                        w6_0 = np.int32(wf[wb + U(48)])
+                        w6_1 = np.int32(wf[wb + U(49)])
+                        w6_2 = np.int32(wf[wb + U(50)])
+                        w6_3 = np.int32(wf[wb + U(51)])
+                        w6_4 = np.int32(wf[wb + U(52)])
+                        w6_5 = np.int32(wf[wb + U(53)])
+                        w6_6 = np.int32(wf[wb + U(54)])
+                        w6_7 = np.int32(wf[wb + U(55)])
+                        w7_0 = np.int32(wf[wb + U(56)])
+                        w7_1 = np.int32(wf[wb + U(57)])
+                        w7_2 = np.int32(wf[wb + U(58)])
+                        w7_3 = np.int32(wf[wb + U(59)])
+                        w7_4 = np.int32(wf[wb + U(60)])
+                        w7_5 = np.int32(wf[wb + U(61)])
+                        w7_6 = np.int32(wf[wb + U(62)])
+                        w7_7 = np.int32(wf[wb + U(63)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            v4 = np.int32(xf[xb + U(4) * hw + m])
+                            v5 = np.int32(xf[xb + U(5) * hw + m])
+                            v6 = np.int32(xf[xb + U(6) * hw + m])
+                            v7 = np.int32(xf[xb + U(7) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2649,11 +6926,12 @@ def spmm_bcsr_8x8_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(256, yf), (8, 32))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(256, yf), (8, 32))
         for m0 in range(U(0), hw_main, U(32)):
             for m in range(32):
                 acc[0, m] = 0
@@ -2764,8 +7042,232 @@ def spmm_bcsr_8x8_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(32)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w0_4 = np.int32(wf[wb + U(4)])
+                w0_5 = np.int32(wf[wb + U(5)])
+                w0_6 = np.int32(wf[wb + U(6)])
+                w0_7 = np.int32(wf[wb + U(7)])
+                w1_0 = np.int32(wf[wb + U(8)])
+                w1_1 = np.int32(wf[wb + U(9)])
+                w1_2 = np.int32(wf[wb + U(10)])
+                w1_3 = np.int32(wf[wb + U(11)])
+                w1_4 = np.int32(wf[wb + U(12)])
+                w1_5 = np.int32(wf[wb + U(13)])
+                w1_6 = np.int32(wf[wb + U(14)])
+                w1_7 = np.int32(wf[wb + U(15)])
+                w2_0 = np.int32(wf[wb + U(16)])
+                w2_1 = np.int32(wf[wb + U(17)])
+                w2_2 = np.int32(wf[wb + U(18)])
+                w2_3 = np.int32(wf[wb + U(19)])
+                w2_4 = np.int32(wf[wb + U(20)])
+                w2_5 = np.int32(wf[wb + U(21)])
+                w2_6 = np.int32(wf[wb + U(22)])
+                w2_7 = np.int32(wf[wb + U(23)])
+                w3_0 = np.int32(wf[wb + U(24)])
+                w3_1 = np.int32(wf[wb + U(25)])
+                w3_2 = np.int32(wf[wb + U(26)])
+                w3_3 = np.int32(wf[wb + U(27)])
+                w3_4 = np.int32(wf[wb + U(28)])
+                w3_5 = np.int32(wf[wb + U(29)])
+                w3_6 = np.int32(wf[wb + U(30)])
+                w3_7 = np.int32(wf[wb + U(31)])
+                w4_0 = np.int32(wf[wb + U(32)])
+                w4_1 = np.int32(wf[wb + U(33)])
+                w4_2 = np.int32(wf[wb + U(34)])
+                w4_3 = np.int32(wf[wb + U(35)])
+                w4_4 = np.int32(wf[wb + U(36)])
+                w4_5 = np.int32(wf[wb + U(37)])
+                w4_6 = np.int32(wf[wb + U(38)])
+                w4_7 = np.int32(wf[wb + U(39)])
+                w5_0 = np.int32(wf[wb + U(40)])
+                w5_1 = np.int32(wf[wb + U(41)])
+                w5_2 = np.int32(wf[wb + U(42)])
+                w5_3 = np.int32(wf[wb + U(43)])
+                w5_4 = np.int32(wf[wb + U(44)])
+                w5_5 = np.int32(wf[wb + U(45)])
+                w5_6 = np.int32(wf[wb + U(46)])
+                w5_7 = np.int32(wf[wb + U(47)])
+                w6_0 = np.int32(wf[wb + U(48)])
+                w6_1 = np.int32(wf[wb + U(49)])
+                w6_2 = np.int32(wf[wb + U(50)])
+                w6_3 = np.int32(wf[wb + U(51)])
+                w6_4 = np.int32(wf[wb + U(52)])
+                w6_5 = np.int32(wf[wb + U(53)])
+                w6_6 = np.int32(wf[wb + U(54)])
+                w6_7 = np.int32(wf[wb + U(55)])
+                w7_0 = np.int32(wf[wb + U(56)])
+                w7_1 = np.int32(wf[wb + U(57)])
+                w7_2 = np.int32(wf[wb + U(58)])
+                w7_3 = np.int32(wf[wb + U(59)])
+                w7_4 = np.int32(wf[wb + U(60)])
+                w7_5 = np.int32(wf[wb + U(61)])
+                w7_6 = np.int32(wf[wb + U(62)])
+                w7_7 = np.int32(wf[wb + U(63)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    v4 = np.int32(xf[xb + U(4) * hw + m])
+                    v5 = np.int32(xf[xb + U(5) * hw + m])
+                    v6 = np.int32(xf[xb + U(6) * hw + m])
+                    v7 = np.int32(xf[xb + U(7) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w0_4 = np.int32(wf[wb + U(4)])
+                        w0_5 = np.int32(wf[wb + U(5)])
+                        w0_6 = np.int32(wf[wb + U(6)])
+                        w0_7 = np.int32(wf[wb + U(7)])
+                        w1_0 = np.int32(wf[wb + U(8)])
+                        w1_1 = np.int32(wf[wb + U(9)])
+                        w1_2 = np.int32(wf[wb + U(10)])
+                        w1_3 = np.int32(wf[wb + U(11)])
+                        w1_4 = np.int32(wf[wb + U(12)])
+                        w1_5 = np.int32(wf[wb + U(13)])
+                        w1_6 = np.int32(wf[wb + U(14)])
+                        w1_7 = np.int32(wf[wb + U(15)])
+                        w2_0 = np.int32(wf[wb + U(16)])
+                        w2_1 = np.int32(wf[wb + U(17)])
+                        w2_2 = np.int32(wf[wb + U(18)])
+                        w2_3 = np.int32(wf[wb + U(19)])
+                        w2_4 = np.int32(wf[wb + U(20)])
+                        w2_5 = np.int32(wf[wb + U(21)])
+                        w2_6 = np.int32(wf[wb + U(22)])
+                        w2_7 = np.int32(wf[wb + U(23)])
+                        w3_0 = np.int32(wf[wb + U(24)])
+                        w3_1 = np.int32(wf[wb + U(25)])
+                        w3_2 = np.int32(wf[wb + U(26)])
+                        w3_3 = np.int32(wf[wb + U(27)])
+                        w3_4 = np.int32(wf[wb + U(28)])
+                        w3_5 = np.int32(wf[wb + U(29)])
+                        w3_6 = np.int32(wf[wb + U(30)])
+                        w3_7 = np.int32(wf[wb + U(31)])
+                        w4_0 = np.int32(wf[wb + U(32)])
+                        w4_1 = np.int32(wf[wb + U(33)])
+                        w4_2 = np.int32(wf[wb + U(34)])
+                        w4_3 = np.int32(wf[wb + U(35)])
+                        w4_4 = np.int32(wf[wb + U(36)])
+                        w4_5 = np.int32(wf[wb + U(37)])
+                        w4_6 = np.int32(wf[wb + U(38)])
+                        w4_7 = np.int32(wf[wb + U(39)])
+                        w5_0 = np.int32(wf[wb + U(40)])
+                        w5_1 = np.int32(wf[wb + U(41)])
+                        w5_2 = np.int32(wf[wb + U(42)])
+                        w5_3 = np.int32(wf[wb + U(43)])
+                        w5_4 = np.int32(wf[wb + U(44)])
+                        w5_5 = np.int32(wf[wb + U(45)])
+                        w5_6 = np.int32(wf[wb + U(46)])
+                        w5_7 = np.int32(wf[wb + U(47)])
+                        w6_0 = np.int32(wf[wb + U(48)])
+                        w6_1 = np.int32(wf[wb + U(49)])
+                        w6_2 = np.int32(wf[wb + U(50)])
+                        w6_3 = np.int32(wf[wb + U(51)])
+                        w6_4 = np.int32(wf[wb + U(52)])
+                        w6_5 = np.int32(wf[wb + U(53)])
+                        w6_6 = np.int32(wf[wb + U(54)])
+                        w6_7 = np.int32(wf[wb + U(55)])
+                        w7_0 = np.int32(wf[wb + U(56)])
+                        w7_1 = np.int32(wf[wb + U(57)])
+                        w7_2 = np.int32(wf[wb + U(58)])
+                        w7_3 = np.int32(wf[wb + U(59)])
+                        w7_4 = np.int32(wf[wb + U(60)])
+                        w7_5 = np.int32(wf[wb + U(61)])
+                        w7_6 = np.int32(wf[wb + U(62)])
+                        w7_7 = np.int32(wf[wb + U(63)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            v4 = np.int32(xf[xb + U(4) * hw + m])
+                            v5 = np.int32(xf[xb + U(5) * hw + m])
+                            v6 = np.int32(xf[xb + U(6) * hw + m])
+                            v7 = np.int32(xf[xb + U(7) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2774,11 +7276,12 @@ def spmm_bcsr_8x8_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(384, yf), (8, 48))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(384, yf), (8, 48))
         for m0 in range(U(0), hw_main, U(48)):
             for m in range(48):
                 acc[0, m] = 0
@@ -2889,8 +7392,232 @@ def spmm_bcsr_8x8_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(48)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w0_4 = np.int32(wf[wb + U(4)])
+                w0_5 = np.int32(wf[wb + U(5)])
+                w0_6 = np.int32(wf[wb + U(6)])
+                w0_7 = np.int32(wf[wb + U(7)])
+                w1_0 = np.int32(wf[wb + U(8)])
+                w1_1 = np.int32(wf[wb + U(9)])
+                w1_2 = np.int32(wf[wb + U(10)])
+                w1_3 = np.int32(wf[wb + U(11)])
+                w1_4 = np.int32(wf[wb + U(12)])
+                w1_5 = np.int32(wf[wb + U(13)])
+                w1_6 = np.int32(wf[wb + U(14)])
+                w1_7 = np.int32(wf[wb + U(15)])
+                w2_0 = np.int32(wf[wb + U(16)])
+                w2_1 = np.int32(wf[wb + U(17)])
+                w2_2 = np.int32(wf[wb + U(18)])
+                w2_3 = np.int32(wf[wb + U(19)])
+                w2_4 = np.int32(wf[wb + U(20)])
+                w2_5 = np.int32(wf[wb + U(21)])
+                w2_6 = np.int32(wf[wb + U(22)])
+                w2_7 = np.int32(wf[wb + U(23)])
+                w3_0 = np.int32(wf[wb + U(24)])
+                w3_1 = np.int32(wf[wb + U(25)])
+                w3_2 = np.int32(wf[wb + U(26)])
+                w3_3 = np.int32(wf[wb + U(27)])
+                w3_4 = np.int32(wf[wb + U(28)])
+                w3_5 = np.int32(wf[wb + U(29)])
+                w3_6 = np.int32(wf[wb + U(30)])
+                w3_7 = np.int32(wf[wb + U(31)])
+                w4_0 = np.int32(wf[wb + U(32)])
+                w4_1 = np.int32(wf[wb + U(33)])
+                w4_2 = np.int32(wf[wb + U(34)])
+                w4_3 = np.int32(wf[wb + U(35)])
+                w4_4 = np.int32(wf[wb + U(36)])
+                w4_5 = np.int32(wf[wb + U(37)])
+                w4_6 = np.int32(wf[wb + U(38)])
+                w4_7 = np.int32(wf[wb + U(39)])
+                w5_0 = np.int32(wf[wb + U(40)])
+                w5_1 = np.int32(wf[wb + U(41)])
+                w5_2 = np.int32(wf[wb + U(42)])
+                w5_3 = np.int32(wf[wb + U(43)])
+                w5_4 = np.int32(wf[wb + U(44)])
+                w5_5 = np.int32(wf[wb + U(45)])
+                w5_6 = np.int32(wf[wb + U(46)])
+                w5_7 = np.int32(wf[wb + U(47)])
+                w6_0 = np.int32(wf[wb + U(48)])
+                w6_1 = np.int32(wf[wb + U(49)])
+                w6_2 = np.int32(wf[wb + U(50)])
+                w6_3 = np.int32(wf[wb + U(51)])
+                w6_4 = np.int32(wf[wb + U(52)])
+                w6_5 = np.int32(wf[wb + U(53)])
+                w6_6 = np.int32(wf[wb + U(54)])
+                w6_7 = np.int32(wf[wb + U(55)])
+                w7_0 = np.int32(wf[wb + U(56)])
+                w7_1 = np.int32(wf[wb + U(57)])
+                w7_2 = np.int32(wf[wb + U(58)])
+                w7_3 = np.int32(wf[wb + U(59)])
+                w7_4 = np.int32(wf[wb + U(60)])
+                w7_5 = np.int32(wf[wb + U(61)])
+                w7_6 = np.int32(wf[wb + U(62)])
+                w7_7 = np.int32(wf[wb + U(63)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    v4 = np.int32(xf[xb + U(4) * hw + m])
+                    v5 = np.int32(xf[xb + U(5) * hw + m])
+                    v6 = np.int32(xf[xb + U(6) * hw + m])
+                    v7 = np.int32(xf[xb + U(7) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w0_4 = np.int32(wf[wb + U(4)])
+                        w0_5 = np.int32(wf[wb + U(5)])
+                        w0_6 = np.int32(wf[wb + U(6)])
+                        w0_7 = np.int32(wf[wb + U(7)])
+                        w1_0 = np.int32(wf[wb + U(8)])
+                        w1_1 = np.int32(wf[wb + U(9)])
+                        w1_2 = np.int32(wf[wb + U(10)])
+                        w1_3 = np.int32(wf[wb + U(11)])
+                        w1_4 = np.int32(wf[wb + U(12)])
+                        w1_5 = np.int32(wf[wb + U(13)])
+                        w1_6 = np.int32(wf[wb + U(14)])
+                        w1_7 = np.int32(wf[wb + U(15)])
+                        w2_0 = np.int32(wf[wb + U(16)])
+                        w2_1 = np.int32(wf[wb + U(17)])
+                        w2_2 = np.int32(wf[wb + U(18)])
+                        w2_3 = np.int32(wf[wb + U(19)])
+                        w2_4 = np.int32(wf[wb + U(20)])
+                        w2_5 = np.int32(wf[wb + U(21)])
+                        w2_6 = np.int32(wf[wb + U(22)])
+                        w2_7 = np.int32(wf[wb + U(23)])
+                        w3_0 = np.int32(wf[wb + U(24)])
+                        w3_1 = np.int32(wf[wb + U(25)])
+                        w3_2 = np.int32(wf[wb + U(26)])
+                        w3_3 = np.int32(wf[wb + U(27)])
+                        w3_4 = np.int32(wf[wb + U(28)])
+                        w3_5 = np.int32(wf[wb + U(29)])
+                        w3_6 = np.int32(wf[wb + U(30)])
+                        w3_7 = np.int32(wf[wb + U(31)])
+                        w4_0 = np.int32(wf[wb + U(32)])
+                        w4_1 = np.int32(wf[wb + U(33)])
+                        w4_2 = np.int32(wf[wb + U(34)])
+                        w4_3 = np.int32(wf[wb + U(35)])
+                        w4_4 = np.int32(wf[wb + U(36)])
+                        w4_5 = np.int32(wf[wb + U(37)])
+                        w4_6 = np.int32(wf[wb + U(38)])
+                        w4_7 = np.int32(wf[wb + U(39)])
+                        w5_0 = np.int32(wf[wb + U(40)])
+                        w5_1 = np.int32(wf[wb + U(41)])
+                        w5_2 = np.int32(wf[wb + U(42)])
+                        w5_3 = np.int32(wf[wb + U(43)])
+                        w5_4 = np.int32(wf[wb + U(44)])
+                        w5_5 = np.int32(wf[wb + U(45)])
+                        w5_6 = np.int32(wf[wb + U(46)])
+                        w5_7 = np.int32(wf[wb + U(47)])
+                        w6_0 = np.int32(wf[wb + U(48)])
+                        w6_1 = np.int32(wf[wb + U(49)])
+                        w6_2 = np.int32(wf[wb + U(50)])
+                        w6_3 = np.int32(wf[wb + U(51)])
+                        w6_4 = np.int32(wf[wb + U(52)])
+                        w6_5 = np.int32(wf[wb + U(53)])
+                        w6_6 = np.int32(wf[wb + U(54)])
+                        w6_7 = np.int32(wf[wb + U(55)])
+                        w7_0 = np.int32(wf[wb + U(56)])
+                        w7_1 = np.int32(wf[wb + U(57)])
+                        w7_2 = np.int32(wf[wb + U(58)])
+                        w7_3 = np.int32(wf[wb + U(59)])
+                        w7_4 = np.int32(wf[wb + U(60)])
+                        w7_5 = np.int32(wf[wb + U(61)])
+                        w7_6 = np.int32(wf[wb + U(62)])
+                        w7_7 = np.int32(wf[wb + U(63)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            v4 = np.int32(xf[xb + U(4) * hw + m])
+                            v5 = np.int32(xf[xb + U(5) * hw + m])
+                            v6 = np.int32(xf[xb + U(6) * hw + m])
+                            v7 = np.int32(xf[xb + U(7) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2899,11 +7626,12 @@ def spmm_bcsr_8x8_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    hw_sub = hw - hw % U(8)
     for bi in range(n_brows):
-        acc = numba.carray(stack_tile(512, yf), (8, 64))
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(8) * hw
+        acc = numba.carray(stack_tile(512, yf), (8, 64))
         for m0 in range(U(0), hw_main, U(64)):
             for m in range(64):
                 acc[0, m] = 0
@@ -3014,5 +7742,229 @@ def spmm_bcsr_8x8_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(64)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
+        for m0 in range(hw_main, hw_sub, U(8)):
+            for m in range(8):
+                acc_sub[0, m] = 0
+                acc_sub[1, m] = 0
+                acc_sub[2, m] = 0
+                acc_sub[3, m] = 0
+                acc_sub[4, m] = 0
+                acc_sub[5, m] = 0
+                acc_sub[6, m] = 0
+                acc_sub[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w0_4 = np.int32(wf[wb + U(4)])
+                w0_5 = np.int32(wf[wb + U(5)])
+                w0_6 = np.int32(wf[wb + U(6)])
+                w0_7 = np.int32(wf[wb + U(7)])
+                w1_0 = np.int32(wf[wb + U(8)])
+                w1_1 = np.int32(wf[wb + U(9)])
+                w1_2 = np.int32(wf[wb + U(10)])
+                w1_3 = np.int32(wf[wb + U(11)])
+                w1_4 = np.int32(wf[wb + U(12)])
+                w1_5 = np.int32(wf[wb + U(13)])
+                w1_6 = np.int32(wf[wb + U(14)])
+                w1_7 = np.int32(wf[wb + U(15)])
+                w2_0 = np.int32(wf[wb + U(16)])
+                w2_1 = np.int32(wf[wb + U(17)])
+                w2_2 = np.int32(wf[wb + U(18)])
+                w2_3 = np.int32(wf[wb + U(19)])
+                w2_4 = np.int32(wf[wb + U(20)])
+                w2_5 = np.int32(wf[wb + U(21)])
+                w2_6 = np.int32(wf[wb + U(22)])
+                w2_7 = np.int32(wf[wb + U(23)])
+                w3_0 = np.int32(wf[wb + U(24)])
+                w3_1 = np.int32(wf[wb + U(25)])
+                w3_2 = np.int32(wf[wb + U(26)])
+                w3_3 = np.int32(wf[wb + U(27)])
+                w3_4 = np.int32(wf[wb + U(28)])
+                w3_5 = np.int32(wf[wb + U(29)])
+                w3_6 = np.int32(wf[wb + U(30)])
+                w3_7 = np.int32(wf[wb + U(31)])
+                w4_0 = np.int32(wf[wb + U(32)])
+                w4_1 = np.int32(wf[wb + U(33)])
+                w4_2 = np.int32(wf[wb + U(34)])
+                w4_3 = np.int32(wf[wb + U(35)])
+                w4_4 = np.int32(wf[wb + U(36)])
+                w4_5 = np.int32(wf[wb + U(37)])
+                w4_6 = np.int32(wf[wb + U(38)])
+                w4_7 = np.int32(wf[wb + U(39)])
+                w5_0 = np.int32(wf[wb + U(40)])
+                w5_1 = np.int32(wf[wb + U(41)])
+                w5_2 = np.int32(wf[wb + U(42)])
+                w5_3 = np.int32(wf[wb + U(43)])
+                w5_4 = np.int32(wf[wb + U(44)])
+                w5_5 = np.int32(wf[wb + U(45)])
+                w5_6 = np.int32(wf[wb + U(46)])
+                w5_7 = np.int32(wf[wb + U(47)])
+                w6_0 = np.int32(wf[wb + U(48)])
+                w6_1 = np.int32(wf[wb + U(49)])
+                w6_2 = np.int32(wf[wb + U(50)])
+                w6_3 = np.int32(wf[wb + U(51)])
+                w6_4 = np.int32(wf[wb + U(52)])
+                w6_5 = np.int32(wf[wb + U(53)])
+                w6_6 = np.int32(wf[wb + U(54)])
+                w6_7 = np.int32(wf[wb + U(55)])
+                w7_0 = np.int32(wf[wb + U(56)])
+                w7_1 = np.int32(wf[wb + U(57)])
+                w7_2 = np.int32(wf[wb + U(58)])
+                w7_3 = np.int32(wf[wb + U(59)])
+                w7_4 = np.int32(wf[wb + U(60)])
+                w7_5 = np.int32(wf[wb + U(61)])
+                w7_6 = np.int32(wf[wb + U(62)])
+                w7_7 = np.int32(wf[wb + U(63)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    v4 = np.int32(xf[xb + U(4) * hw + m])
+                    v5 = np.int32(xf[xb + U(5) * hw + m])
+                    v6 = np.int32(xf[xb + U(6) * hw + m])
+                    v7 = np.int32(xf[xb + U(7) * hw + m])
+                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
+        if hw_sub < hw:
+            if hw >= U(8):
+                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+                for m0 in range(hw - U(8), hw, U(8)):
+                    for m in range(8):
+                        acc_last[0, m] = 0
+                        acc_last[1, m] = 0
+                        acc_last[2, m] = 0
+                        acc_last[3, m] = 0
+                        acc_last[4, m] = 0
+                        acc_last[5, m] = 0
+                        acc_last[6, m] = 0
+                        acc_last[7, m] = 0
+                    for k in range(k0, k1):
+                        wb = k * U(64)
+                        xb = U(indices[k]) * U(8) * hw + m0
+                        w0_0 = np.int32(wf[wb + U(0)])
+                        w0_1 = np.int32(wf[wb + U(1)])
+                        w0_2 = np.int32(wf[wb + U(2)])
+                        w0_3 = np.int32(wf[wb + U(3)])
+                        w0_4 = np.int32(wf[wb + U(4)])
+                        w0_5 = np.int32(wf[wb + U(5)])
+                        w0_6 = np.int32(wf[wb + U(6)])
+                        w0_7 = np.int32(wf[wb + U(7)])
+                        w1_0 = np.int32(wf[wb + U(8)])
+                        w1_1 = np.int32(wf[wb + U(9)])
+                        w1_2 = np.int32(wf[wb + U(10)])
+                        w1_3 = np.int32(wf[wb + U(11)])
+                        w1_4 = np.int32(wf[wb + U(12)])
+                        w1_5 = np.int32(wf[wb + U(13)])
+                        w1_6 = np.int32(wf[wb + U(14)])
+                        w1_7 = np.int32(wf[wb + U(15)])
+                        w2_0 = np.int32(wf[wb + U(16)])
+                        w2_1 = np.int32(wf[wb + U(17)])
+                        w2_2 = np.int32(wf[wb + U(18)])
+                        w2_3 = np.int32(wf[wb + U(19)])
+                        w2_4 = np.int32(wf[wb + U(20)])
+                        w2_5 = np.int32(wf[wb + U(21)])
+                        w2_6 = np.int32(wf[wb + U(22)])
+                        w2_7 = np.int32(wf[wb + U(23)])
+                        w3_0 = np.int32(wf[wb + U(24)])
+                        w3_1 = np.int32(wf[wb + U(25)])
+                        w3_2 = np.int32(wf[wb + U(26)])
+                        w3_3 = np.int32(wf[wb + U(27)])
+                        w3_4 = np.int32(wf[wb + U(28)])
+                        w3_5 = np.int32(wf[wb + U(29)])
+                        w3_6 = np.int32(wf[wb + U(30)])
+                        w3_7 = np.int32(wf[wb + U(31)])
+                        w4_0 = np.int32(wf[wb + U(32)])
+                        w4_1 = np.int32(wf[wb + U(33)])
+                        w4_2 = np.int32(wf[wb + U(34)])
+                        w4_3 = np.int32(wf[wb + U(35)])
+                        w4_4 = np.int32(wf[wb + U(36)])
+                        w4_5 = np.int32(wf[wb + U(37)])
+                        w4_6 = np.int32(wf[wb + U(38)])
+                        w4_7 = np.int32(wf[wb + U(39)])
+                        w5_0 = np.int32(wf[wb + U(40)])
+                        w5_1 = np.int32(wf[wb + U(41)])
+                        w5_2 = np.int32(wf[wb + U(42)])
+                        w5_3 = np.int32(wf[wb + U(43)])
+                        w5_4 = np.int32(wf[wb + U(44)])
+                        w5_5 = np.int32(wf[wb + U(45)])
+                        w5_6 = np.int32(wf[wb + U(46)])
+                        w5_7 = np.int32(wf[wb + U(47)])
+                        w6_0 = np.int32(wf[wb + U(48)])
+                        w6_1 = np.int32(wf[wb + U(49)])
+                        w6_2 = np.int32(wf[wb + U(50)])
+                        w6_3 = np.int32(wf[wb + U(51)])
+                        w6_4 = np.int32(wf[wb + U(52)])
+                        w6_5 = np.int32(wf[wb + U(53)])
+                        w6_6 = np.int32(wf[wb + U(54)])
+                        w6_7 = np.int32(wf[wb + U(55)])
+                        w7_0 = np.int32(wf[wb + U(56)])
+                        w7_1 = np.int32(wf[wb + U(57)])
+                        w7_2 = np.int32(wf[wb + U(58)])
+                        w7_3 = np.int32(wf[wb + U(59)])
+                        w7_4 = np.int32(wf[wb + U(60)])
+                        w7_5 = np.int32(wf[wb + U(61)])
+                        w7_6 = np.int32(wf[wb + U(62)])
+                        w7_7 = np.int32(wf[wb + U(63)])
+                        for m in range(U(8)):
+                            v0 = np.int32(xf[xb + U(0) * hw + m])
+                            v1 = np.int32(xf[xb + U(1) * hw + m])
+                            v2 = np.int32(xf[xb + U(2) * hw + m])
+                            v3 = np.int32(xf[xb + U(3) * hw + m])
+                            v4 = np.int32(xf[xb + U(4) * hw + m])
+                            v5 = np.int32(xf[xb + U(5) * hw + m])
+                            v6 = np.int32(xf[xb + U(6) * hw + m])
+                            v7 = np.int32(xf[xb + U(7) * hw + m])
+                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    for m in range(U(8)):
+                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+                    for m in range(U(8)):
+                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+            else:
+                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
