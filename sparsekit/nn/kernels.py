@@ -43,12 +43,50 @@ def col2im(cols, kh, kw, stride, oh, ow, dxp):
 def depthwise_forward(xp, w, b, stride, y, relu=False):
     """y[n, c] = b[c] + sum_ij w[c, i, j] * xp[n, c, stride*p + i, stride*q + j] (then max(., 0) if ``relu``).
 
-    One output row at a time: the row stays in L1 while the 9 taps are
-    added, and for stride 1 the innermost loop over ``q`` is contiguous
-    (LLVM vectorises it).
+    One output row at a time: the row stays in L1 while the taps are added,
+    and the innermost loop over ``q`` reads contiguous memory so LLVM
+    vectorises it.  For stride 2 each padded input row is first split into
+    its even and odd columns, which turns the strided reads into contiguous
+    ones.
     """
     N, C, OH, OW = y.shape
     kh, kw = w.shape[1], w.shape[2]
+    Hp, Wp = xp.shape[2], xp.shape[3]
+    if stride == 2:
+        # split each padded row into even and odd columns: every tap then reads contiguously
+        We = (Wp + 1) // 2
+        ev = np.zeros((Hp, We), dtype=xp.dtype)
+        od = np.zeros((Hp, We), dtype=xp.dtype)
+        for n in range(N):
+            for c in range(C):
+                for r in range(Hp):
+                    for k in range(Wp // 2):
+                        ev[r, k] = xp[n, c, r, 2 * k]
+                        od[r, k] = xp[n, c, r, 2 * k + 1]
+                    if Wp % 2:
+                        ev[r, Wp // 2] = xp[n, c, r, Wp - 1]
+                bc = b[c]
+                for p in range(OH):
+                    yr = y[n, c, p]
+                    for q in range(OW):
+                        yr[q] = bc
+                    for i in range(kh):
+                        r = 2 * p + i
+                        er = ev[r]
+                        orr = od[r]
+                        for j in range(kw):
+                            wv = w[c, i, j]
+                            h = j // 2
+                            if j % 2 == 0:
+                                for q in range(OW):
+                                    yr[q] += wv * er[q + h]
+                            else:
+                                for q in range(OW):
+                                    yr[q] += wv * orr[q + h]
+                    if relu:
+                        for q in range(OW):
+                            yr[q] = max(yr[q], 0.0)
+        return
     for n in range(N):
         for c in range(C):
             bc = b[c]
