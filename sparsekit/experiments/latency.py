@@ -3,8 +3,9 @@
 MobileNetV1 (width 1.0, 224x224, batch 1, random weights, batch norm folded,
 ReLU fused into the convolution before it),
 float32, NCHW.  Every 1x1 convolution is pruned to a sparsity in
-{0.5, 0.7, 0.8, 0.9} either unstructured (stored as CSR, "1x1") or in 4x1
-blocks (4 output channels, MNN's "1x4"; stored as BCSR), then timed:
+{0.5, 0.7, 0.8, 0.9} either unstructured (stored as CSR, "1x1") or in blocks
+stored as BCSR: 4x1 (4 output channels, MNN's "1x4"), 1x4 (4 input
+channels) and 8x1 (MNN's AVX-512 block).  Then timed:
 
 * ``dense``      -- our dense path (numpy matmul = OpenBLAS for the 1x1 convs),
 * ``sparse``     -- the same network with the pruned 1x1 convs in CSR/BCSR,
@@ -33,7 +34,7 @@ from ..prune import block_mask, magnitude_mask, sparsity
 from .common import environment, interleaved_times, out_dir, write_json
 
 QUICK = dict(width=0.25, resolution=64, sparsities=[0.5, 0.9], patterns=["1x1", "4x1"], repeats=3, warmup=1)
-FULL = dict(width=1.0, resolution=224, sparsities=[0.5, 0.7, 0.8, 0.9], patterns=["1x1", "4x1", "8x1"], repeats=15,
+FULL = dict(width=1.0, resolution=224, sparsities=[0.5, 0.7, 0.8, 0.9], patterns=["1x1", "4x1", "1x4", "8x1"], repeats=15,
             warmup=3)
 PATTERNS = {"1x1": (1, 1), "4x1": (4, 1), "1x4": (1, 4), "8x1": (8, 1)}
 

@@ -28,6 +28,7 @@ import argparse
 import copy
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -275,21 +276,29 @@ def main(argv=None):
     p.add_argument("--out", default=None, help="output folder (default results/pruning)")
     p.add_argument("--latency", default=None, help="latency JSON for the Pareto plot "
                    "(default results/latency/latency_full.json)")
+    p.add_argument("--replot", action="store_true", help="reuse the saved pruning JSON: redo only the plots "
+                   "and the Pareto points (e.g. after new latency results)")
     a = p.parse_args(argv)
     cfg = copy.deepcopy(FULL if a.full else QUICK)
     name = "full" if a.full else "quick"
-    doc = run(cfg, jobs=a.jobs)
-    doc["mode"] = name
-    doc["environment"] = environment()
     lat = a.latency or (RESULTS / "latency" / "latency_full.json")
     d = out_dir("pruning", a.out)
+    if a.replot:
+        doc = json.loads((d / f"pruning_{name}.json").read_text())
+    else:
+        doc = run(cfg, jobs=a.jobs)
+        doc["mode"] = name
+        doc["environment"] = environment()
     try:
         lat_doc = json.loads(open(lat).read())
     except (OSError, json.JSONDecodeError):
         lat_doc = None
     if lat_doc is not None:
         doc["pareto"] = pareto(doc, lat_doc)
-        doc["pareto"]["latency_file"] = str(lat)
+        try:
+            doc["pareto"]["latency_file"] = str(Path(lat).resolve().relative_to(RESULTS.parent))
+        except ValueError:
+            doc["pareto"]["latency_file"] = str(lat)
         plot_pareto(doc["pareto"], d / f"pareto_{name}.png")
     write_json(d / f"pruning_{name}.json", doc)
     plot_accuracy(doc, d / f"pruning_{name}.png")
