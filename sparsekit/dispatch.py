@@ -113,8 +113,10 @@ AUTO_TILE = {
     ((8, 8), "float64"): 32,
 }
 #: Below this many multiply-adds (stored values x HW) "auto" stays on one thread:
-#: starting numba's thread pool costs more than it saves.
-PARALLEL_MIN_WORK = 200_000
+#: waking numba's thread pool costs more than it saves.  (On a machine whose cores are
+#: busy with other work a parallel region can wait a whole scheduler time slice, ~10 ms,
+#: for its second thread: then set ``numba.set_num_threads(1)``.)
+PARALLEL_MIN_WORK = 1_000_000
 #: Below this many stored values "auto" SpMV stays on one thread.
 PARALLEL_MIN_NNZ_SPMV = 50_000
 
