@@ -156,7 +156,11 @@ def test_sparse_dispatch_equals_dense(pattern, force, kind):
     for l in pws:
         l.set_mask(magnitude_mask(l.W, 0.9) if pattern == "1x1" else block_mask(l.W, 0.9, (4, 1)))
     x = rng.standard_normal((1, 3, 32, 32)).astype(np.float32)
-    y_dense = net(x)
+    ref = copy.deepcopy(net)
+    for l in ref.matrix_layers():
+        l.mask = None  # no mask: the dense path
+    y_dense = ref(x)
+    assert not any(l.is_sparse for l in ref.matrix_layers())
     net.sparsify(force=force, blocksizes=[(1, 1), (4, 1)], table={(1, 1): 0.6, (4, 1): 0.3})
     assert all(l.is_sparse and isinstance(l.kernel, kind) for l in pws)
     y = net(x)
@@ -174,8 +178,13 @@ def test_sparsify_keeps_dense_layers_dense_and_training_drops_kernel():
     layer.set_mask(magnitude_mask(layer.W, 0.95))
     layer.sparsify(table={})
     assert layer.is_sparse
-    layer.forward(rng.standard_normal((1, 8, 2, 2)), train=True)
+    x = rng.standard_normal((1, 8, 2, 2))
+    layer.forward(x, train=True)
     assert layer.kernel is None
+    # a pruned layer chooses its format by itself at inference
+    y = layer(x)
+    assert layer.is_sparse and layer.choice["format"] in ("csr", "bcsr")
+    np.testing.assert_allclose(y, layer.forward(x, train=True), rtol=1e-12)
 
 
 def test_torch_reference_matches_if_installed():

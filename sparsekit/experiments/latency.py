@@ -58,6 +58,7 @@ def pruned_copy(model, s, pattern):
     for l in pointwise_layers(m):
         mask = magnitude_mask(l.W, s) if bs == (1, 1) else block_mask(l.W, s, bs)
         l.set_mask(mask)
+        l.mask = None  # zeros stay in W; without a mask the layer does not sparsify itself: dense reference
     return m
 
 

@@ -9,8 +9,10 @@ Layers whose weight is a matrix -- :class:`Dense`, :class:`Conv2d` (im2col:
 ``(out, in)``) -- can be pruned (``mask``) and have **automatic sparse
 dispatch**: :meth:`MatrixLayer.sparsify` stores the pruned weight in the
 format :func:`sparsekit.prune.to_sparse` picks (dense, CSR or BCSR, by the
-measured break-even sparsity), and inference then runs ``kernel @ X``.  The
-call is the same either way; the choice is made inside the layer.
+measured break-even sparsity), and inference then runs ``kernel @ X``.  A
+layer with a pruning mask does this by itself at its first inference call
+(and again after training changed it).  The call is the same either way;
+the choice is made inside the layer.
 """
 from __future__ import annotations
 
@@ -128,9 +130,12 @@ class MatrixLayer(Layer):
 
     def _matmul(self, X, train):
         """``W @ X[n]`` for each ``n`` of a 3-D ``X`` (n, K, P), through the sparse kernel when set."""
-        if train or not self.is_sparse:
-            if train:
-                self.kernel = None  # weights are changing; a stored kernel would go stale
+        if train:
+            self.kernel = None  # weights are changing; a stored kernel would go stale
+            return np.matmul(self.W, X)
+        if self.kernel is None and self.mask is not None:
+            self.sparsify()  # a pruned layer picks its format at its first inference
+        if not self.is_sparse:
             return np.matmul(self.W, X)
         out = np.empty((X.shape[0], self.W.shape[0], X.shape[2]), dtype=X.dtype)
         for n in range(X.shape[0]):
