@@ -280,7 +280,17 @@ class DepthwiseConv2d(Layer):
             raise TypeError(f"DepthwiseConv2d holds {self.params['W'].dtype} weights, got a {x.dtype} input")
         N, C, H, Wd = x.shape
         oh, ow = self.output_hw(H, Wd)
-        xp = np.ascontiguousarray(pad_nchw(x, self.padding))
+        if train or self.padding == 0:
+            xp = np.ascontiguousarray(pad_nchw(x, self.padding))
+        else:
+            # inference: reuse one padded buffer (its border stays zero), which saves
+            # allocating -- and page-faulting in -- a fresh padded copy per call
+            p = self.padding
+            shape = (N, C, H + 2 * p, Wd + 2 * p)
+            xp = getattr(self, "_pad_buf", None)
+            if xp is None or xp.shape != shape or xp.dtype != x.dtype:
+                xp = self._pad_buf = np.zeros(shape, dtype=x.dtype)
+            xp[:, :, p:p + H, p:p + Wd] = x
         y = np.empty((N, C, oh, ow), dtype=x.dtype)
         if train and self.relu:
             raise ValueError("this layer has a fused ReLU (inference only); train the unfused model")
