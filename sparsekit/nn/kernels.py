@@ -52,6 +52,12 @@ def depthwise_forward(xp, w, b, stride, y, relu=False):
     N, C, OH, OW = y.shape
     kh, kw = w.shape[1], w.shape[2]
     Hp, Wp = xp.shape[2], xp.shape[3]
+    if kh == 3 and kw == 3 and stride == 1:
+        _dw3x3_s1(xp, w, b, y, relu)
+        return
+    if kh == 3 and kw == 3 and stride == 2:
+        _dw3x3_s2(xp, w, b, y, relu)
+        return
     if stride == 2:
         # split each padded row into even and odd columns: every tap then reads contiguously
         We = (Wp + 1) // 2
@@ -123,6 +129,64 @@ def bias_relu_(y, b, relu):
             else:
                 for m in range(P):
                     yr[m] += bc
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _dw3x3_s1(xp, w, b, y, relu):
+    """3x3, stride 1: all nine taps summed in registers, one store per output."""
+    N, C, OH, OW = y.shape
+    for n in range(N):
+        for c in range(C):
+            w00, w01, w02 = w[c, 0, 0], w[c, 0, 1], w[c, 0, 2]
+            w10, w11, w12 = w[c, 1, 0], w[c, 1, 1], w[c, 1, 2]
+            w20, w21, w22 = w[c, 2, 0], w[c, 2, 1], w[c, 2, 2]
+            bc = b[c]
+            for p in range(OH):
+                x0 = xp[n, c, p]
+                x1 = xp[n, c, p + 1]
+                x2 = xp[n, c, p + 2]
+                yr = y[n, c, p]
+                for q in range(OW):
+                    acc = (bc + w00 * x0[q] + w01 * x0[q + 1] + w02 * x0[q + 2]
+                           + w10 * x1[q] + w11 * x1[q + 1] + w12 * x1[q + 2]
+                           + w20 * x2[q] + w21 * x2[q + 1] + w22 * x2[q + 2])
+                    if relu:
+                        acc = max(acc, 0.0)
+                    yr[q] = acc
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _dw3x3_s2(xp, w, b, y, relu):
+    """3x3, stride 2: each padded row split into even/odd columns, then as for stride 1."""
+    N, C, OH, OW = y.shape
+    Hp, Wp = xp.shape[2], xp.shape[3]
+    We = (Wp + 1) // 2
+    ev = np.zeros((Hp, We), dtype=xp.dtype)
+    od = np.zeros((Hp, We), dtype=xp.dtype)
+    for n in range(N):
+        for c in range(C):
+            for r in range(Hp):
+                for k in range(Wp // 2):
+                    ev[r, k] = xp[n, c, r, 2 * k]
+                    od[r, k] = xp[n, c, r, 2 * k + 1]
+                if Wp % 2:
+                    ev[r, Wp // 2] = xp[n, c, r, Wp - 1]
+            w00, w01, w02 = w[c, 0, 0], w[c, 0, 1], w[c, 0, 2]
+            w10, w11, w12 = w[c, 1, 0], w[c, 1, 1], w[c, 1, 2]
+            w20, w21, w22 = w[c, 2, 0], w[c, 2, 1], w[c, 2, 2]
+            bc = b[c]
+            for p in range(OH):
+                e0, o0 = ev[2 * p], od[2 * p]
+                e1, o1 = ev[2 * p + 1], od[2 * p + 1]
+                e2, o2 = ev[2 * p + 2], od[2 * p + 2]
+                yr = y[n, c, p]
+                for q in range(OW):
+                    acc = (bc + w00 * e0[q] + w01 * o0[q] + w02 * e0[q + 1]
+                           + w10 * e1[q] + w11 * o1[q] + w12 * e1[q + 1]
+                           + w20 * e2[q] + w21 * o2[q] + w22 * e2[q + 1])
+                    if relu:
+                        acc = max(acc, 0.0)
+                    yr[q] = acc
 
 
 @numba.njit(cache=True, nogil=True)
