@@ -189,6 +189,81 @@ def _dw3x3_s2(xp, w, b, y, relu):
                     yr[q] = acc
 
 
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _edge3x3(x0, x1, x2, W, q, w, c, bc):
+    """One output column of a 3x3/stride-1/pad-1 row where a tap falls outside the row."""
+    acc = bc
+    for j in range(3):
+        col = q + j - 1
+        if 0 <= col < W:
+            acc += w[c, 0, j] * x0[col] + w[c, 1, j] * x1[col] + w[c, 2, j] * x2[col]
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def depthwise3x3_pad1(x, w, b, stride, y, relu):
+    """3x3 depthwise with padding 1 read straight from the unpadded ``x`` (stride 1 or 2).
+
+    Rows outside the image read a zero row; for stride 1 the two edge
+    columns are done separately so the interior loop has no bounds tests;
+    for stride 2 each input row is split into the even and odd columns of
+    its padded version (the pad positions stay zero).  Saves building a
+    padded copy of every activation.
+    """
+    N, C, H, W = x.shape
+    OH, OW = y.shape[2], y.shape[3]
+    zero = np.zeros(W + 2, dtype=x.dtype)
+    if stride == 1:
+        for n in range(N):
+            for c in range(C):
+                w00, w01, w02 = w[c, 0, 0], w[c, 0, 1], w[c, 0, 2]
+                w10, w11, w12 = w[c, 1, 0], w[c, 1, 1], w[c, 1, 2]
+                w20, w21, w22 = w[c, 2, 0], w[c, 2, 1], w[c, 2, 2]
+                bc = b[c]
+                for p in range(OH):
+                    x0 = x[n, c, p - 1] if p >= 1 else zero
+                    x1 = x[n, c, p]
+                    x2 = x[n, c, p + 1] if p + 1 < H else zero
+                    yr = y[n, c, p]
+                    for q in range(1, OW - 1):
+                        acc = (bc + w00 * x0[q - 1] + w01 * x0[q] + w02 * x0[q + 1]
+                               + w10 * x1[q - 1] + w11 * x1[q] + w12 * x1[q + 1]
+                               + w20 * x2[q - 1] + w21 * x2[q] + w22 * x2[q + 1])
+                        yr[q] = max(acc, 0.0) if relu else acc
+                    for q in (0, OW - 1):
+                        if q < OW:
+                            acc = _edge3x3(x0, x1, x2, W, q, w, c, bc)
+                            yr[q] = max(acc, 0.0) if relu else acc
+        return
+    Hp, Wp = H + 2, W + 2
+    We = (Wp + 1) // 2
+    ev = np.zeros((Hp, We + 1), dtype=x.dtype)
+    od = np.zeros((Hp, We + 1), dtype=x.dtype)
+    for n in range(N):
+        for c in range(C):
+            for r in range(H):
+                for k in range(1, We + 1):
+                    if 2 * k - 1 < W:
+                        ev[r + 1, k] = x[n, c, r, 2 * k - 1]
+                for k in range(We):
+                    if 2 * k < W:
+                        od[r + 1, k] = x[n, c, r, 2 * k]
+            w00, w01, w02 = w[c, 0, 0], w[c, 0, 1], w[c, 0, 2]
+            w10, w11, w12 = w[c, 1, 0], w[c, 1, 1], w[c, 1, 2]
+            w20, w21, w22 = w[c, 2, 0], w[c, 2, 1], w[c, 2, 2]
+            bc = b[c]
+            for p in range(OH):
+                e0, o0 = ev[2 * p], od[2 * p]
+                e1, o1 = ev[2 * p + 1], od[2 * p + 1]
+                e2, o2 = ev[2 * p + 2], od[2 * p + 2]
+                yr = y[n, c, p]
+                for q in range(OW):
+                    acc = (bc + w00 * e0[q] + w01 * o0[q] + w02 * e0[q + 1]
+                           + w10 * e1[q] + w11 * o1[q] + w12 * e1[q + 1]
+                           + w20 * e2[q] + w21 * o2[q] + w22 * e2[q + 1])
+                    yr[q] = max(acc, 0.0) if relu else acc
+
+
 @numba.njit(cache=True, nogil=True)
 def depthwise_backward(xp, w, dy, stride, dw, dxp):
     """Gradients of :func:`depthwise_forward`: ``dw`` and padded ``dxp`` (both overwritten)."""

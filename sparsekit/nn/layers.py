@@ -20,7 +20,9 @@ import numbers
 
 import numpy as np
 
-from .kernels import bias_relu_, col2im, depthwise_backward, depthwise_forward, im2col, pad_nchw
+from .kernels import (
+    bias_relu_, col2im, depthwise3x3_pad1, depthwise_backward, depthwise_forward, im2col, pad_nchw,
+)
 
 __all__ = [
     "Layer", "MatrixLayer", "Dense", "Conv2d", "PointwiseConv2d", "DepthwiseConv2d",
@@ -280,6 +282,11 @@ class DepthwiseConv2d(Layer):
             raise TypeError(f"DepthwiseConv2d holds {self.params['W'].dtype} weights, got a {x.dtype} input")
         N, C, H, Wd = x.shape
         oh, ow = self.output_hw(H, Wd)
+        if not train and self.k == 3 and self.padding == 1 and self.stride in (1, 2):
+            # MobileNet's case: padding done inside the kernel, no padded copy
+            y = np.empty((N, C, oh, ow), dtype=x.dtype)
+            depthwise3x3_pad1(np.ascontiguousarray(x), self.params["W"], self.params["b"], self.stride, y, self.relu)
+            return y
         if train or self.padding == 0:
             xp = np.ascontiguousarray(pad_nchw(x, self.padding))
         else:
