@@ -90,5 +90,5 @@ def test_explorer_updates():
     assert ex.image.value[:4] == b"\x89PNG"
     ex.method.value = "4x1"
     ex.sparsity.value = 0.9
-    assert "4x1" in ex.info.value and "sparsity 0.896" in ex.info.value  # 43 of 48 blocks
+    assert "4x1" in ex.info.value and "sparsity 0.901, 76 weights" in ex.info.value  # 19 of 192 blocks
     assert set(ex.method.options) == set(METHODS)
