@@ -139,6 +139,8 @@ class MatrixLayer(Layer):
             self.sparsify()  # a pruned layer picks its format at its first inference
         if not self.is_sparse:
             return np.matmul(self.W, X)
+        if X.shape[0] == 1:  # batch 1 (inference): no copy of the product
+            return np.ascontiguousarray(self.kernel @ X[0])[None]
         out = np.empty((X.shape[0], self.W.shape[0], X.shape[2]), dtype=X.dtype)
         for n in range(X.shape[0]):
             out[n] = self.kernel @ X[n]
