@@ -250,7 +250,7 @@ def _spmm_run(A, X, variant, tile, Y):
     n_cols = X.shape[1]
     if variant == "reference":
         kern = _ref_spmm_csr if isinstance(A, CSR) else _ref_spmm_bcsr
-        _ensure_compiled(kern, (data, A.indices, A.indptr, X, Y), "simd")
+        _ensure_compiled(kern, (data, A.indices, A.indptr, X, Y), "reference")
         kern(data, A.indices, A.indptr, X, Y)
         return
     wf, xf, yf = data.reshape(-1), X.reshape(-1), Y.reshape(-1)
@@ -357,7 +357,7 @@ def _spmv_run(A, x, variant):
         return y[: A.shape[0]]
     if variant == "reference":
         args = (data, A.indices, A.indptr, xp, y)
-        _ensure_compiled(_ref_spmv_bcsr, args, "simd")
+        _ensure_compiled(_ref_spmv_bcsr, args, "reference")
         _ref_spmv_bcsr(*args)
     else:
         kern = {"simd": _spmv_bcsr.spmv_bcsr_simd, "scalar": _spmv_bcsr.spmv_bcsr_scalar,

@@ -6,6 +6,9 @@ block and each of its ``r x c`` weights, one contiguous ``axpy`` along HW
 into the output row.  The ``m`` loop is contiguous, so LLVM vectorises it;
 there is no register tile, so every FMA also loads and stores ``Y``.
 
+Block convention: ``(r, c)`` = (output channels, input channels); MNN's "1x4"
+is our ``(4, 1)``.
+
 Three functions with the same body (numba caches each function once, so the
 variants must be separate functions):
 

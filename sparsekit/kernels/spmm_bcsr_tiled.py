@@ -24,10 +24,9 @@ template for every (r, c, T)):
                     for jj: v = X[j*c + jj, m0 + m]        one load ...
                         for ii: acc[ii, m] += w[ii, jj] * v  ... feeds r FMAs
             Y[bi*r : bi*r + r, m0 : m0 + T] = acc
-        the next (HW % T) // 8 * 8 columns: the same loop with an 8-wide tile
-        the last HW % 8 columns: one more 8-wide tile ending at HW, overlapping columns
-        already done (recomputed the same way); the general loop
-        (:func:`spmm_bcsr_tail`) only when HW < 8
+        the last HW % T columns: the same loop with 8-wide tiles, the last one
+        ending at HW and overlapping columns already done (recomputed the same
+        way); the general loop (:func:`spmm_bcsr_tail`) only when HW < 8
 
 The accumulator tile comes from :func:`~sparsekit.kernels.stack_tile.stack_tile`
 (an ``alloca``): with ``T`` a literal, LLVM unrolls the ``m`` loop and keeps the
@@ -78,7 +77,7 @@ FASTMATH = {"contract", "arcp", "nsz", "afn"}
 BLOCKS = ((1, 1), (1, 4), (4, 1), (2, 2), (4, 4), (8, 1), (1, 8), (8, 8))
 #: HW tile widths (elements) generated for every block shape.
 TILES = (8, 16, 24, 32, 48, 64)
-#: Width of the second, narrower tile that takes the columns a wider tile leaves.
+#: Width of the narrower tile that takes the columns the wide tile leaves.
 SUBTILE = 8
 #: Variants generated from the template.
 VARIANTS = ("simd", "scalar", "parallel", "int8")
@@ -129,41 +128,32 @@ def kernel_source(r: int, c: int, tile: int, variant: str) -> str:
         "    hw = U(n_cols)",
         f"    hw_main = hw - hw % U({T})",
     ]
-    rest = "hw_main"
-    if T > SUBTILE:  # columns left by the wide tile go through an 8-wide tile first
-        lines.append(f"    hw_sub = hw - hw % U({SUBTILE})")
-        rest = "hw_sub"
+    # The columns the T-wide tiles leave: 8-wide tiles; the last one ends at hw and may
+    # overlap columns already done (it recomputes them with the same operations).  Only an
+    # HW below 8 takes the general loop.
+    lines.append(f"    n_last = (hw - hw_main + U({SUBTILE - 1})) // U({SUBTILE}) if hw >= U({SUBTILE}) else U(0)")
     lines += [
         f"    for bi in {rng}(n_brows):",
         "        k0 = U(indptr[bi])",
         "        k1 = U(indptr[bi + 1])",
         f"        y0 = U(bi) * U({R}) * hw",
     ]
-    lines += _tile_loop(R, C, T, "acc", "U(0)", "hw_main", int8)
-    if T > SUBTILE:
-        lines += _tile_loop(R, C, SUBTILE, "acc_sub", "hw_main", "hw_sub", int8)
-    # The last hw % 8 columns: if hw >= 8, one more 8-wide tile ending at hw, overlapping
-    # columns already done (it recomputes them with the same operations in the same order);
-    # only an HW below 8 takes the general loop.
-    t_last = min(T, SUBTILE)
+    lines += _tile_loop(R, C, T, "acc", [f"        for m0 in range(U(0), hw_main, U({T})):"], int8)
+    lines += _tile_loop(R, C, SUBTILE, "acc_last", [
+        "        for s in range(n_last):",
+        f"            m0 = min(hw_main + s * U({SUBTILE}), hw - U({SUBTILE}))",
+    ], int8)
     lines += [
-        f"        if {rest} < hw:",
-        f"            if hw >= U({t_last}):",
-    ]
-    lines += ["        " + ln for ln in _tile_loop(R, C, t_last, "acc_last", f"hw - U({t_last})", "hw", int8)]
-    lines += [
-        "            else:",
-        f"                {tail}(wf, indices, k0, k1, xf, yf, hw, U(bi) * U({R}), {rest}, U({R}), U({C}))",
+        f"        if hw < U({SUBTILE}):",
+        f"            {tail}(wf, indices, k0, k1, xf, yf, hw, U(bi) * U({R}), hw_main, U({R}), U({C}))",
     ]
     return "\n".join(lines) + "\n"
 
 
-def _tile_loop(R: int, C: int, T: int, acc: str, lo: str, hi: str, int8: bool) -> list:
-    """Source lines of the loop over the T-wide tiles of HW in [lo, hi) for one block row."""
+def _tile_loop(R: int, C: int, T: int, acc: str, head: list, int8: bool) -> list:
+    """Source lines of one loop over T-wide tiles of HW (``head`` sets ``m0``) for one block row."""
     i3, i4, i5 = 12 * " ", 16 * " ", 20 * " "
-    lines = [
-        f"        {acc} = numba.carray(stack_tile({R * T}, yf), ({R}, {T}))",
-        f"        for m0 in range({lo}, {hi}, U({T})):",
+    lines = [f"        {acc} = numba.carray(stack_tile({R * T}, yf), ({R}, {T}))"] + head + [
         f"{i3}for m in range({T}):",
     ]
     lines += [f"{i4}{acc}[{ii}, m] = 0" for ii in range(R)]
@@ -325,13 +315,21 @@ def get_kernel(r: int, c: int, tile: int, variant: str):
 
 
 def compile_for(kernel, args, variant: str):
-    """Make sure ``kernel`` is compiled for the types of ``args`` (scalar variant: vectorisers off)."""
+    """Make sure ``kernel`` is compiled for the types of ``args`` with the vectoriser settings
+    of ``variant`` ("scalar": both off; "simd"/"parallel"/"int8": loop + SLP; "reference":
+    numba's defaults)."""
     from numba import typeof
 
     sig = tuple(typeof(a) for a in args)
     if sig in kernel.overloads:
         return kernel
-    with scalar_codegen() if variant == "scalar" else simd_codegen():
+    if variant == "scalar":
+        ctx = scalar_codegen()
+    elif variant in ("simd", "parallel", "int8"):
+        ctx = simd_codegen()
+    else:  # "reference": numba's defaults (loop vectoriser on, SLP off)
+        ctx = vectorizers(True, False)
+    with ctx:
         kernel.compile(sig)
     return kernel
 

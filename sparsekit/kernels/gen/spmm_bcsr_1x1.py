@@ -24,6 +24,7 @@ def spmm_bcsr_1x1_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -41,23 +42,22 @@ def spmm_bcsr_1x1_t8_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(1)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_last[0, m] += w0_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -66,7 +66,7 @@ def spmm_bcsr_1x1_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -84,36 +84,22 @@ def spmm_bcsr_1x1_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = wf[wb + U(0)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -122,7 +108,7 @@ def spmm_bcsr_1x1_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -140,36 +126,22 @@ def spmm_bcsr_1x1_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = wf[wb + U(0)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -178,7 +150,7 @@ def spmm_bcsr_1x1_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -196,36 +168,22 @@ def spmm_bcsr_1x1_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = wf[wb + U(0)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -234,7 +192,7 @@ def spmm_bcsr_1x1_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -252,36 +210,22 @@ def spmm_bcsr_1x1_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = wf[wb + U(0)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -290,7 +234,7 @@ def spmm_bcsr_1x1_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -308,36 +252,22 @@ def spmm_bcsr_1x1_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = wf[wb + U(0)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -346,6 +276,7 @@ def spmm_bcsr_1x1_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -363,23 +294,22 @@ def spmm_bcsr_1x1_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(1)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_last[0, m] += w0_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -388,7 +318,7 @@ def spmm_bcsr_1x1_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -406,36 +336,22 @@ def spmm_bcsr_1x1_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = wf[wb + U(0)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -444,7 +360,7 @@ def spmm_bcsr_1x1_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -462,36 +378,22 @@ def spmm_bcsr_1x1_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = wf[wb + U(0)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -500,7 +402,7 @@ def spmm_bcsr_1x1_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -518,36 +420,22 @@ def spmm_bcsr_1x1_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = wf[wb + U(0)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -556,7 +444,7 @@ def spmm_bcsr_1x1_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -574,36 +462,22 @@ def spmm_bcsr_1x1_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = wf[wb + U(0)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -612,7 +486,7 @@ def spmm_bcsr_1x1_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -630,36 +504,22 @@ def spmm_bcsr_1x1_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = wf[wb + U(0)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -668,6 +528,7 @@ def spmm_bcsr_1x1_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -685,23 +546,22 @@ def spmm_bcsr_1x1_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(1)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_last[0, m] += w0_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -710,7 +570,7 @@ def spmm_bcsr_1x1_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -728,36 +588,22 @@ def spmm_bcsr_1x1_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = wf[wb + U(0)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -766,7 +612,7 @@ def spmm_bcsr_1x1_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -784,36 +630,22 @@ def spmm_bcsr_1x1_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = wf[wb + U(0)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -822,7 +654,7 @@ def spmm_bcsr_1x1_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -840,36 +672,22 @@ def spmm_bcsr_1x1_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = wf[wb + U(0)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -878,7 +696,7 @@ def spmm_bcsr_1x1_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -896,36 +714,22 @@ def spmm_bcsr_1x1_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = wf[wb + U(0)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -934,7 +738,7 @@ def spmm_bcsr_1x1_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -952,36 +756,22 @@ def spmm_bcsr_1x1_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = wf[wb + U(0)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -990,6 +780,7 @@ def spmm_bcsr_1x1_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1007,23 +798,22 @@ def spmm_bcsr_1x1_t8_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(1)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    acc_last[0, m] += w0_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1032,7 +822,7 @@ def spmm_bcsr_1x1_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1050,36 +840,22 @@ def spmm_bcsr_1x1_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = np.int32(wf[wb + U(0)])
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1088,7 +864,7 @@ def spmm_bcsr_1x1_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1106,36 +882,22 @@ def spmm_bcsr_1x1_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = np.int32(wf[wb + U(0)])
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1144,7 +906,7 @@ def spmm_bcsr_1x1_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1162,36 +924,22 @@ def spmm_bcsr_1x1_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = np.int32(wf[wb + U(0)])
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1200,7 +948,7 @@ def spmm_bcsr_1x1_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1218,36 +966,22 @@ def spmm_bcsr_1x1_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = np.int32(wf[wb + U(0)])
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1256,7 +990,7 @@ def spmm_bcsr_1x1_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1274,33 +1008,19 @@ def spmm_bcsr_1x1_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(1)
                 xb = U(indices[k]) * U(1) * hw + m0
                 w0_0 = np.int32(wf[wb + U(0)])
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0
+                    acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(1)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(1))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))

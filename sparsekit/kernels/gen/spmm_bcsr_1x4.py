@@ -24,6 +24,7 @@ def spmm_bcsr_1x4_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -47,29 +48,28 @@ def spmm_bcsr_1x4_t8_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -78,7 +78,7 @@ def spmm_bcsr_1x4_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -102,10 +102,11 @@ def spmm_bcsr_1x4_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -118,32 +119,11 @@ def spmm_bcsr_1x4_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -152,7 +132,7 @@ def spmm_bcsr_1x4_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -176,10 +156,11 @@ def spmm_bcsr_1x4_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -192,32 +173,11 @@ def spmm_bcsr_1x4_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -226,7 +186,7 @@ def spmm_bcsr_1x4_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -250,10 +210,11 @@ def spmm_bcsr_1x4_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -266,32 +227,11 @@ def spmm_bcsr_1x4_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -300,7 +240,7 @@ def spmm_bcsr_1x4_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -324,10 +264,11 @@ def spmm_bcsr_1x4_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -340,32 +281,11 @@ def spmm_bcsr_1x4_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -374,7 +294,7 @@ def spmm_bcsr_1x4_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -398,10 +318,11 @@ def spmm_bcsr_1x4_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -414,32 +335,11 @@ def spmm_bcsr_1x4_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -448,6 +348,7 @@ def spmm_bcsr_1x4_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -471,29 +372,28 @@ def spmm_bcsr_1x4_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -502,7 +402,7 @@ def spmm_bcsr_1x4_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -526,10 +426,11 @@ def spmm_bcsr_1x4_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -542,32 +443,11 @@ def spmm_bcsr_1x4_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -576,7 +456,7 @@ def spmm_bcsr_1x4_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -600,10 +480,11 @@ def spmm_bcsr_1x4_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -616,32 +497,11 @@ def spmm_bcsr_1x4_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -650,7 +510,7 @@ def spmm_bcsr_1x4_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -674,10 +534,11 @@ def spmm_bcsr_1x4_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -690,32 +551,11 @@ def spmm_bcsr_1x4_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -724,7 +564,7 @@ def spmm_bcsr_1x4_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -748,10 +588,11 @@ def spmm_bcsr_1x4_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -764,32 +605,11 @@ def spmm_bcsr_1x4_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -798,7 +618,7 @@ def spmm_bcsr_1x4_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -822,10 +642,11 @@ def spmm_bcsr_1x4_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -838,32 +659,11 @@ def spmm_bcsr_1x4_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -872,6 +672,7 @@ def spmm_bcsr_1x4_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -895,29 +696,28 @@ def spmm_bcsr_1x4_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -926,7 +726,7 @@ def spmm_bcsr_1x4_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -950,10 +750,11 @@ def spmm_bcsr_1x4_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -966,32 +767,11 @@ def spmm_bcsr_1x4_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1000,7 +780,7 @@ def spmm_bcsr_1x4_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1024,10 +804,11 @@ def spmm_bcsr_1x4_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -1040,32 +821,11 @@ def spmm_bcsr_1x4_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1074,7 +834,7 @@ def spmm_bcsr_1x4_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1098,10 +858,11 @@ def spmm_bcsr_1x4_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -1114,32 +875,11 @@ def spmm_bcsr_1x4_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1148,7 +888,7 @@ def spmm_bcsr_1x4_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1172,10 +912,11 @@ def spmm_bcsr_1x4_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -1188,32 +929,11 @@ def spmm_bcsr_1x4_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1222,7 +942,7 @@ def spmm_bcsr_1x4_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1246,10 +966,11 @@ def spmm_bcsr_1x4_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -1262,32 +983,11 @@ def spmm_bcsr_1x4_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1296,6 +996,7 @@ def spmm_bcsr_1x4_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1319,29 +1020,28 @@ def spmm_bcsr_1x4_t8_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1350,7 +1050,7 @@ def spmm_bcsr_1x4_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1374,10 +1074,11 @@ def spmm_bcsr_1x4_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -1390,32 +1091,11 @@ def spmm_bcsr_1x4_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                     v1 = np.int32(xf[xb + U(1) * hw + m])
                     v2 = np.int32(xf[xb + U(2) * hw + m])
                     v3 = np.int32(xf[xb + U(3) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1424,7 +1104,7 @@ def spmm_bcsr_1x4_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1448,10 +1128,11 @@ def spmm_bcsr_1x4_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -1464,32 +1145,11 @@ def spmm_bcsr_1x4_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                     v1 = np.int32(xf[xb + U(1) * hw + m])
                     v2 = np.int32(xf[xb + U(2) * hw + m])
                     v3 = np.int32(xf[xb + U(3) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1498,7 +1158,7 @@ def spmm_bcsr_1x4_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1522,10 +1182,11 @@ def spmm_bcsr_1x4_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -1538,32 +1199,11 @@ def spmm_bcsr_1x4_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                     v1 = np.int32(xf[xb + U(1) * hw + m])
                     v2 = np.int32(xf[xb + U(2) * hw + m])
                     v3 = np.int32(xf[xb + U(3) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1572,7 +1212,7 @@ def spmm_bcsr_1x4_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1596,10 +1236,11 @@ def spmm_bcsr_1x4_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -1612,32 +1253,11 @@ def spmm_bcsr_1x4_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                     v1 = np.int32(xf[xb + U(1) * hw + m])
                     v2 = np.int32(xf[xb + U(2) * hw + m])
                     v3 = np.int32(xf[xb + U(3) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1646,7 +1266,7 @@ def spmm_bcsr_1x4_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1670,10 +1290,11 @@ def spmm_bcsr_1x4_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -1686,29 +1307,8 @@ def spmm_bcsr_1x4_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                     v1 = np.int32(xf[xb + U(1) * hw + m])
                     v2 = np.int32(xf[xb + U(2) * hw + m])
                     v3 = np.int32(xf[xb + U(3) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(4))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(4))

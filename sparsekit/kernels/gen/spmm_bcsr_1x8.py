@@ -24,6 +24,7 @@ def spmm_bcsr_1x8_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -55,37 +56,36 @@ def spmm_bcsr_1x8_t8_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -94,7 +94,7 @@ def spmm_bcsr_1x8_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -126,10 +126,11 @@ def spmm_bcsr_1x8_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -150,40 +151,11 @@ def spmm_bcsr_1x8_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -192,7 +164,7 @@ def spmm_bcsr_1x8_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -224,10 +196,11 @@ def spmm_bcsr_1x8_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -248,40 +221,11 @@ def spmm_bcsr_1x8_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -290,7 +234,7 @@ def spmm_bcsr_1x8_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -322,10 +266,11 @@ def spmm_bcsr_1x8_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -346,40 +291,11 @@ def spmm_bcsr_1x8_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -388,7 +304,7 @@ def spmm_bcsr_1x8_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -420,10 +336,11 @@ def spmm_bcsr_1x8_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -444,40 +361,11 @@ def spmm_bcsr_1x8_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -486,7 +374,7 @@ def spmm_bcsr_1x8_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -518,10 +406,11 @@ def spmm_bcsr_1x8_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -542,40 +431,11 @@ def spmm_bcsr_1x8_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -584,6 +444,7 @@ def spmm_bcsr_1x8_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -615,37 +476,36 @@ def spmm_bcsr_1x8_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -654,7 +514,7 @@ def spmm_bcsr_1x8_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -686,10 +546,11 @@ def spmm_bcsr_1x8_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -710,40 +571,11 @@ def spmm_bcsr_1x8_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -752,7 +584,7 @@ def spmm_bcsr_1x8_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -784,10 +616,11 @@ def spmm_bcsr_1x8_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -808,40 +641,11 @@ def spmm_bcsr_1x8_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -850,7 +654,7 @@ def spmm_bcsr_1x8_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -882,10 +686,11 @@ def spmm_bcsr_1x8_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -906,40 +711,11 @@ def spmm_bcsr_1x8_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -948,7 +724,7 @@ def spmm_bcsr_1x8_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -980,10 +756,11 @@ def spmm_bcsr_1x8_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -1004,40 +781,11 @@ def spmm_bcsr_1x8_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1046,7 +794,7 @@ def spmm_bcsr_1x8_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1078,10 +826,11 @@ def spmm_bcsr_1x8_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -1102,40 +851,11 @@ def spmm_bcsr_1x8_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1144,6 +864,7 @@ def spmm_bcsr_1x8_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1175,37 +896,36 @@ def spmm_bcsr_1x8_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1214,7 +934,7 @@ def spmm_bcsr_1x8_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1246,10 +966,11 @@ def spmm_bcsr_1x8_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -1270,40 +991,11 @@ def spmm_bcsr_1x8_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1312,7 +1004,7 @@ def spmm_bcsr_1x8_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1344,10 +1036,11 @@ def spmm_bcsr_1x8_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -1368,40 +1061,11 @@ def spmm_bcsr_1x8_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1410,7 +1074,7 @@ def spmm_bcsr_1x8_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1442,10 +1106,11 @@ def spmm_bcsr_1x8_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -1466,40 +1131,11 @@ def spmm_bcsr_1x8_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1508,7 +1144,7 @@ def spmm_bcsr_1x8_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1540,10 +1176,11 @@ def spmm_bcsr_1x8_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -1564,40 +1201,11 @@ def spmm_bcsr_1x8_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1606,7 +1214,7 @@ def spmm_bcsr_1x8_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1638,10 +1246,11 @@ def spmm_bcsr_1x8_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -1662,40 +1271,11 @@ def spmm_bcsr_1x8_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1704,6 +1284,7 @@ def spmm_bcsr_1x8_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1735,37 +1316,36 @@ def spmm_bcsr_1x8_t8_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w0_4 = np.int32(wf[wb + U(4)])
-                        w0_5 = np.int32(wf[wb + U(5)])
-                        w0_6 = np.int32(wf[wb + U(6)])
-                        w0_7 = np.int32(wf[wb + U(7)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            v4 = np.int32(xf[xb + U(4) * hw + m])
-                            v5 = np.int32(xf[xb + U(5) * hw + m])
-                            v6 = np.int32(xf[xb + U(6) * hw + m])
-                            v7 = np.int32(xf[xb + U(7) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w0_4 = np.int32(wf[wb + U(4)])
+                w0_5 = np.int32(wf[wb + U(5)])
+                w0_6 = np.int32(wf[wb + U(6)])
+                w0_7 = np.int32(wf[wb + U(7)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    v4 = np.int32(xf[xb + U(4) * hw + m])
+                    v5 = np.int32(xf[xb + U(5) * hw + m])
+                    v6 = np.int32(xf[xb + U(6) * hw + m])
+                    v7 = np.int32(xf[xb + U(7) * hw + m])
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1774,7 +1354,7 @@ def spmm_bcsr_1x8_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1806,10 +1386,11 @@ def spmm_bcsr_1x8_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(16)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -1830,40 +1411,11 @@ def spmm_bcsr_1x8_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                     v5 = np.int32(xf[xb + U(5) * hw + m])
                     v6 = np.int32(xf[xb + U(6) * hw + m])
                     v7 = np.int32(xf[xb + U(7) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w0_4 = np.int32(wf[wb + U(4)])
-                        w0_5 = np.int32(wf[wb + U(5)])
-                        w0_6 = np.int32(wf[wb + U(6)])
-                        w0_7 = np.int32(wf[wb + U(7)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            v4 = np.int32(xf[xb + U(4) * hw + m])
-                            v5 = np.int32(xf[xb + U(5) * hw + m])
-                            v6 = np.int32(xf[xb + U(6) * hw + m])
-                            v7 = np.int32(xf[xb + U(7) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1872,7 +1424,7 @@ def spmm_bcsr_1x8_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1904,10 +1456,11 @@ def spmm_bcsr_1x8_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(24)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -1928,40 +1481,11 @@ def spmm_bcsr_1x8_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                     v5 = np.int32(xf[xb + U(5) * hw + m])
                     v6 = np.int32(xf[xb + U(6) * hw + m])
                     v7 = np.int32(xf[xb + U(7) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w0_4 = np.int32(wf[wb + U(4)])
-                        w0_5 = np.int32(wf[wb + U(5)])
-                        w0_6 = np.int32(wf[wb + U(6)])
-                        w0_7 = np.int32(wf[wb + U(7)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            v4 = np.int32(xf[xb + U(4) * hw + m])
-                            v5 = np.int32(xf[xb + U(5) * hw + m])
-                            v6 = np.int32(xf[xb + U(6) * hw + m])
-                            v7 = np.int32(xf[xb + U(7) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1970,7 +1494,7 @@ def spmm_bcsr_1x8_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2002,10 +1526,11 @@ def spmm_bcsr_1x8_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(32)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -2026,40 +1551,11 @@ def spmm_bcsr_1x8_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                     v5 = np.int32(xf[xb + U(5) * hw + m])
                     v6 = np.int32(xf[xb + U(6) * hw + m])
                     v7 = np.int32(xf[xb + U(7) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w0_4 = np.int32(wf[wb + U(4)])
-                        w0_5 = np.int32(wf[wb + U(5)])
-                        w0_6 = np.int32(wf[wb + U(6)])
-                        w0_7 = np.int32(wf[wb + U(7)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            v4 = np.int32(xf[xb + U(4) * hw + m])
-                            v5 = np.int32(xf[xb + U(5) * hw + m])
-                            v6 = np.int32(xf[xb + U(6) * hw + m])
-                            v7 = np.int32(xf[xb + U(7) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2068,7 +1564,7 @@ def spmm_bcsr_1x8_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2100,10 +1596,11 @@ def spmm_bcsr_1x8_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(48)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -2124,40 +1621,11 @@ def spmm_bcsr_1x8_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                     v5 = np.int32(xf[xb + U(5) * hw + m])
                     v6 = np.int32(xf[xb + U(6) * hw + m])
                     v7 = np.int32(xf[xb + U(7) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w0_4 = np.int32(wf[wb + U(4)])
-                        w0_5 = np.int32(wf[wb + U(5)])
-                        w0_6 = np.int32(wf[wb + U(6)])
-                        w0_7 = np.int32(wf[wb + U(7)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            v4 = np.int32(xf[xb + U(4) * hw + m])
-                            v5 = np.int32(xf[xb + U(5) * hw + m])
-                            v6 = np.int32(xf[xb + U(6) * hw + m])
-                            v7 = np.int32(xf[xb + U(7) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2166,7 +1634,7 @@ def spmm_bcsr_1x8_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2198,10 +1666,11 @@ def spmm_bcsr_1x8_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                     acc[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(64)):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
-        acc_sub = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(8, yf), (1, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
+                acc_last[0, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -2222,37 +1691,8 @@ def spmm_bcsr_1x8_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                     v5 = np.int32(xf[xb + U(5) * hw + m])
                     v6 = np.int32(xf[xb + U(6) * hw + m])
                     v7 = np.int32(xf[xb + U(7) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(8, yf), (1, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w0_4 = np.int32(wf[wb + U(4)])
-                        w0_5 = np.int32(wf[wb + U(5)])
-                        w0_6 = np.int32(wf[wb + U(6)])
-                        w0_7 = np.int32(wf[wb + U(7)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            v4 = np.int32(xf[xb + U(4) * hw + m])
-                            v5 = np.int32(xf[xb + U(5) * hw + m])
-                            v6 = np.int32(xf[xb + U(6) * hw + m])
-                            v7 = np.int32(xf[xb + U(7) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_sub, U(1), U(8))
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(8))

@@ -24,6 +24,7 @@ def spmm_bcsr_2x2_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -49,31 +50,30 @@ def spmm_bcsr_2x2_t8_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(8)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -82,7 +82,7 @@ def spmm_bcsr_2x2_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -108,11 +108,12 @@ def spmm_bcsr_2x2_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(16)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -123,37 +124,14 @@ def spmm_bcsr_2x2_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
                     v1 = xf[xb + U(1) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -162,7 +140,7 @@ def spmm_bcsr_2x2_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -188,11 +166,12 @@ def spmm_bcsr_2x2_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(24)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -203,37 +182,14 @@ def spmm_bcsr_2x2_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
                     v1 = xf[xb + U(1) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -242,7 +198,7 @@ def spmm_bcsr_2x2_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -268,11 +224,12 @@ def spmm_bcsr_2x2_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(32)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -283,37 +240,14 @@ def spmm_bcsr_2x2_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
                     v1 = xf[xb + U(1) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -322,7 +256,7 @@ def spmm_bcsr_2x2_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -348,11 +282,12 @@ def spmm_bcsr_2x2_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(48)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -363,37 +298,14 @@ def spmm_bcsr_2x2_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
                     v1 = xf[xb + U(1) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -402,7 +314,7 @@ def spmm_bcsr_2x2_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -428,11 +340,12 @@ def spmm_bcsr_2x2_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(64)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -443,37 +356,14 @@ def spmm_bcsr_2x2_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
                     v1 = xf[xb + U(1) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -482,6 +372,7 @@ def spmm_bcsr_2x2_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -507,31 +398,30 @@ def spmm_bcsr_2x2_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(8)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -540,7 +430,7 @@ def spmm_bcsr_2x2_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -566,11 +456,12 @@ def spmm_bcsr_2x2_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(16)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -581,37 +472,14 @@ def spmm_bcsr_2x2_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
                     v1 = xf[xb + U(1) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -620,7 +488,7 @@ def spmm_bcsr_2x2_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -646,11 +514,12 @@ def spmm_bcsr_2x2_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(24)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -661,37 +530,14 @@ def spmm_bcsr_2x2_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
                     v1 = xf[xb + U(1) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -700,7 +546,7 @@ def spmm_bcsr_2x2_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -726,11 +572,12 @@ def spmm_bcsr_2x2_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(32)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -741,37 +588,14 @@ def spmm_bcsr_2x2_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
                     v1 = xf[xb + U(1) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -780,7 +604,7 @@ def spmm_bcsr_2x2_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -806,11 +630,12 @@ def spmm_bcsr_2x2_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(48)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -821,37 +646,14 @@ def spmm_bcsr_2x2_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
                     v1 = xf[xb + U(1) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -860,7 +662,7 @@ def spmm_bcsr_2x2_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -886,11 +688,12 @@ def spmm_bcsr_2x2_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(64)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -901,37 +704,14 @@ def spmm_bcsr_2x2_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
                     v1 = xf[xb + U(1) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -940,6 +720,7 @@ def spmm_bcsr_2x2_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -965,31 +746,30 @@ def spmm_bcsr_2x2_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(8)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w1_0 = wf[wb + U(2)]
+                w1_1 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -998,7 +778,7 @@ def spmm_bcsr_2x2_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1024,11 +804,12 @@ def spmm_bcsr_2x2_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(16)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -1039,37 +820,14 @@ def spmm_bcsr_2x2_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
                     v1 = xf[xb + U(1) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1078,7 +836,7 @@ def spmm_bcsr_2x2_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1104,11 +862,12 @@ def spmm_bcsr_2x2_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(24)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -1119,37 +878,14 @@ def spmm_bcsr_2x2_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
                     v1 = xf[xb + U(1) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1158,7 +894,7 @@ def spmm_bcsr_2x2_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1184,11 +920,12 @@ def spmm_bcsr_2x2_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(32)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -1199,37 +936,14 @@ def spmm_bcsr_2x2_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
                     v1 = xf[xb + U(1) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1238,7 +952,7 @@ def spmm_bcsr_2x2_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1264,11 +978,12 @@ def spmm_bcsr_2x2_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(48)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -1279,37 +994,14 @@ def spmm_bcsr_2x2_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
                     v1 = xf[xb + U(1) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1318,7 +1010,7 @@ def spmm_bcsr_2x2_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1344,11 +1036,12 @@ def spmm_bcsr_2x2_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(64)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -1359,37 +1052,14 @@ def spmm_bcsr_2x2_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
                     v1 = xf[xb + U(1) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w1_0 = wf[wb + U(2)]
-                        w1_1 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1398,6 +1068,7 @@ def spmm_bcsr_2x2_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1423,31 +1094,30 @@ def spmm_bcsr_2x2_t8_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(8)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w1_0 = np.int32(wf[wb + U(2)])
-                        w1_1 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(2) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w1_0 = np.int32(wf[wb + U(2)])
+                w1_1 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1456,7 +1126,7 @@ def spmm_bcsr_2x2_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1482,11 +1152,12 @@ def spmm_bcsr_2x2_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(16)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -1497,37 +1168,14 @@ def spmm_bcsr_2x2_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
                     v1 = np.int32(xf[xb + U(1) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w1_0 = np.int32(wf[wb + U(2)])
-                        w1_1 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1536,7 +1184,7 @@ def spmm_bcsr_2x2_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1562,11 +1210,12 @@ def spmm_bcsr_2x2_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(24)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -1577,37 +1226,14 @@ def spmm_bcsr_2x2_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
                     v1 = np.int32(xf[xb + U(1) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w1_0 = np.int32(wf[wb + U(2)])
-                        w1_1 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1616,7 +1242,7 @@ def spmm_bcsr_2x2_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1642,11 +1268,12 @@ def spmm_bcsr_2x2_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(32)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -1657,37 +1284,14 @@ def spmm_bcsr_2x2_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
                     v1 = np.int32(xf[xb + U(1) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w1_0 = np.int32(wf[wb + U(2)])
-                        w1_1 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1696,7 +1300,7 @@ def spmm_bcsr_2x2_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1722,11 +1326,12 @@ def spmm_bcsr_2x2_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(48)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -1737,37 +1342,14 @@ def spmm_bcsr_2x2_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
                     v1 = np.int32(xf[xb + U(1) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w1_0 = np.int32(wf[wb + U(2)])
-                        w1_1 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1776,7 +1358,7 @@ def spmm_bcsr_2x2_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1802,11 +1384,12 @@ def spmm_bcsr_2x2_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(0) * hw + m0 + m] = acc[0, m]
             for m in range(U(64)):
                 yf[y0 + U(1) * hw + m0 + m] = acc[1, m]
-        acc_sub = numba.carray(stack_tile(16, yf), (2, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(16, yf), (2, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
@@ -1817,34 +1400,11 @@ def spmm_bcsr_2x2_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
                     v1 = np.int32(xf[xb + U(1) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(16, yf), (2, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(2) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w1_0 = np.int32(wf[wb + U(2)])
-                        w1_1 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_sub, U(2), U(2))
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(2), hw_main, U(2), U(2))

@@ -24,6 +24,7 @@ def spmm_bcsr_4x1_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -56,38 +57,37 @@ def spmm_bcsr_4x1_t8_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(8)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -96,7 +96,7 @@ def spmm_bcsr_4x1_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -129,13 +129,14 @@ def spmm_bcsr_4x1_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(16)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -145,50 +146,20 @@ def spmm_bcsr_4x1_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = wf[wb + U(3)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -197,7 +168,7 @@ def spmm_bcsr_4x1_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -230,13 +201,14 @@ def spmm_bcsr_4x1_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(24)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -246,50 +218,20 @@ def spmm_bcsr_4x1_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = wf[wb + U(3)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -298,7 +240,7 @@ def spmm_bcsr_4x1_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -331,13 +273,14 @@ def spmm_bcsr_4x1_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(32)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -347,50 +290,20 @@ def spmm_bcsr_4x1_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = wf[wb + U(3)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -399,7 +312,7 @@ def spmm_bcsr_4x1_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -432,13 +345,14 @@ def spmm_bcsr_4x1_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(48)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -448,50 +362,20 @@ def spmm_bcsr_4x1_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = wf[wb + U(3)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -500,7 +384,7 @@ def spmm_bcsr_4x1_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -533,13 +417,14 @@ def spmm_bcsr_4x1_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(64)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -549,50 +434,20 @@ def spmm_bcsr_4x1_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = wf[wb + U(3)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -601,6 +456,7 @@ def spmm_bcsr_4x1_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -633,38 +489,37 @@ def spmm_bcsr_4x1_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(8)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -673,7 +528,7 @@ def spmm_bcsr_4x1_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -706,13 +561,14 @@ def spmm_bcsr_4x1_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(16)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -722,50 +578,20 @@ def spmm_bcsr_4x1_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = wf[wb + U(3)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -774,7 +600,7 @@ def spmm_bcsr_4x1_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -807,13 +633,14 @@ def spmm_bcsr_4x1_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(24)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -823,50 +650,20 @@ def spmm_bcsr_4x1_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = wf[wb + U(3)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -875,7 +672,7 @@ def spmm_bcsr_4x1_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -908,13 +705,14 @@ def spmm_bcsr_4x1_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(32)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -924,50 +722,20 @@ def spmm_bcsr_4x1_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = wf[wb + U(3)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -976,7 +744,7 @@ def spmm_bcsr_4x1_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1009,13 +777,14 @@ def spmm_bcsr_4x1_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(48)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -1025,50 +794,20 @@ def spmm_bcsr_4x1_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = wf[wb + U(3)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1077,7 +816,7 @@ def spmm_bcsr_4x1_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1110,13 +849,14 @@ def spmm_bcsr_4x1_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(64)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -1126,50 +866,20 @@ def spmm_bcsr_4x1_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = wf[wb + U(3)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1178,6 +888,7 @@ def spmm_bcsr_4x1_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1210,38 +921,37 @@ def spmm_bcsr_4x1_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(8)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1250,7 +960,7 @@ def spmm_bcsr_4x1_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1283,13 +993,14 @@ def spmm_bcsr_4x1_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(16)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -1299,50 +1010,20 @@ def spmm_bcsr_4x1_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = wf[wb + U(3)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1351,7 +1032,7 @@ def spmm_bcsr_4x1_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1384,13 +1065,14 @@ def spmm_bcsr_4x1_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(24)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -1400,50 +1082,20 @@ def spmm_bcsr_4x1_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = wf[wb + U(3)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1452,7 +1104,7 @@ def spmm_bcsr_4x1_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1485,13 +1137,14 @@ def spmm_bcsr_4x1_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(32)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -1501,50 +1154,20 @@ def spmm_bcsr_4x1_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = wf[wb + U(3)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1553,7 +1176,7 @@ def spmm_bcsr_4x1_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1586,13 +1209,14 @@ def spmm_bcsr_4x1_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(48)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -1602,50 +1226,20 @@ def spmm_bcsr_4x1_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = wf[wb + U(3)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1654,7 +1248,7 @@ def spmm_bcsr_4x1_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1687,13 +1281,14 @@ def spmm_bcsr_4x1_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(64)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -1703,50 +1298,20 @@ def spmm_bcsr_4x1_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = wf[wb + U(3)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1755,6 +1320,7 @@ def spmm_bcsr_4x1_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1787,38 +1353,37 @@ def spmm_bcsr_4x1_t8_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(8)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w1_0 = np.int32(wf[wb + U(1)])
-                        w2_0 = np.int32(wf[wb + U(2)])
-                        w3_0 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(4)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w1_0 = np.int32(wf[wb + U(1)])
+                w2_0 = np.int32(wf[wb + U(2)])
+                w3_0 = np.int32(wf[wb + U(3)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1827,7 +1392,7 @@ def spmm_bcsr_4x1_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1860,13 +1425,14 @@ def spmm_bcsr_4x1_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(16)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -1876,50 +1442,20 @@ def spmm_bcsr_4x1_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = np.int32(wf[wb + U(3)])
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w1_0 = np.int32(wf[wb + U(1)])
-                        w2_0 = np.int32(wf[wb + U(2)])
-                        w3_0 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1928,7 +1464,7 @@ def spmm_bcsr_4x1_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1961,13 +1497,14 @@ def spmm_bcsr_4x1_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(24)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -1977,50 +1514,20 @@ def spmm_bcsr_4x1_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = np.int32(wf[wb + U(3)])
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w1_0 = np.int32(wf[wb + U(1)])
-                        w2_0 = np.int32(wf[wb + U(2)])
-                        w3_0 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2029,7 +1536,7 @@ def spmm_bcsr_4x1_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2062,13 +1569,14 @@ def spmm_bcsr_4x1_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(32)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -2078,50 +1586,20 @@ def spmm_bcsr_4x1_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = np.int32(wf[wb + U(3)])
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w1_0 = np.int32(wf[wb + U(1)])
-                        w2_0 = np.int32(wf[wb + U(2)])
-                        w3_0 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2130,7 +1608,7 @@ def spmm_bcsr_4x1_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2163,13 +1641,14 @@ def spmm_bcsr_4x1_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(48)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -2179,50 +1658,20 @@ def spmm_bcsr_4x1_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = np.int32(wf[wb + U(3)])
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w1_0 = np.int32(wf[wb + U(1)])
-                        w2_0 = np.int32(wf[wb + U(2)])
-                        w3_0 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2231,7 +1680,7 @@ def spmm_bcsr_4x1_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2264,13 +1713,14 @@ def spmm_bcsr_4x1_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(64)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -2280,47 +1730,17 @@ def spmm_bcsr_4x1_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                 w3_0 = np.int32(wf[wb + U(3)])
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(4)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w1_0 = np.int32(wf[wb + U(1)])
-                        w2_0 = np.int32(wf[wb + U(2)])
-                        w3_0 = np.int32(wf[wb + U(3)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(1))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(1))

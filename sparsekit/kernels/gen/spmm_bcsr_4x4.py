@@ -24,6 +24,7 @@ def spmm_bcsr_4x4_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -71,53 +72,52 @@ def spmm_bcsr_4x4_t8_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(8)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -126,7 +126,7 @@ def spmm_bcsr_4x4_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -174,13 +174,14 @@ def spmm_bcsr_4x4_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(16)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -205,65 +206,20 @@ def spmm_bcsr_4x4_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -272,7 +228,7 @@ def spmm_bcsr_4x4_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -320,13 +276,14 @@ def spmm_bcsr_4x4_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(24)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -351,65 +308,20 @@ def spmm_bcsr_4x4_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -418,7 +330,7 @@ def spmm_bcsr_4x4_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -466,13 +378,14 @@ def spmm_bcsr_4x4_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(32)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -497,65 +410,20 @@ def spmm_bcsr_4x4_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -564,7 +432,7 @@ def spmm_bcsr_4x4_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -612,13 +480,14 @@ def spmm_bcsr_4x4_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(48)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -643,65 +512,20 @@ def spmm_bcsr_4x4_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -710,7 +534,7 @@ def spmm_bcsr_4x4_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -758,13 +582,14 @@ def spmm_bcsr_4x4_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(64)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -789,65 +614,20 @@ def spmm_bcsr_4x4_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -856,6 +636,7 @@ def spmm_bcsr_4x4_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -903,53 +684,52 @@ def spmm_bcsr_4x4_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(8)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -958,7 +738,7 @@ def spmm_bcsr_4x4_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1006,13 +786,14 @@ def spmm_bcsr_4x4_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(16)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -1037,65 +818,20 @@ def spmm_bcsr_4x4_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1104,7 +840,7 @@ def spmm_bcsr_4x4_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1152,13 +888,14 @@ def spmm_bcsr_4x4_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(24)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -1183,65 +920,20 @@ def spmm_bcsr_4x4_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1250,7 +942,7 @@ def spmm_bcsr_4x4_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1298,13 +990,14 @@ def spmm_bcsr_4x4_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(32)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -1329,65 +1022,20 @@ def spmm_bcsr_4x4_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1396,7 +1044,7 @@ def spmm_bcsr_4x4_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1444,13 +1092,14 @@ def spmm_bcsr_4x4_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(48)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -1475,65 +1124,20 @@ def spmm_bcsr_4x4_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1542,7 +1146,7 @@ def spmm_bcsr_4x4_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1590,13 +1194,14 @@ def spmm_bcsr_4x4_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(64)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -1621,65 +1226,20 @@ def spmm_bcsr_4x4_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1688,6 +1248,7 @@ def spmm_bcsr_4x4_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1735,53 +1296,52 @@ def spmm_bcsr_4x4_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(8)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w1_0 = wf[wb + U(4)]
+                w1_1 = wf[wb + U(5)]
+                w1_2 = wf[wb + U(6)]
+                w1_3 = wf[wb + U(7)]
+                w2_0 = wf[wb + U(8)]
+                w2_1 = wf[wb + U(9)]
+                w2_2 = wf[wb + U(10)]
+                w2_3 = wf[wb + U(11)]
+                w3_0 = wf[wb + U(12)]
+                w3_1 = wf[wb + U(13)]
+                w3_2 = wf[wb + U(14)]
+                w3_3 = wf[wb + U(15)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1790,7 +1350,7 @@ def spmm_bcsr_4x4_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1838,13 +1398,14 @@ def spmm_bcsr_4x4_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(16)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -1869,65 +1430,20 @@ def spmm_bcsr_4x4_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1936,7 +1452,7 @@ def spmm_bcsr_4x4_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1984,13 +1500,14 @@ def spmm_bcsr_4x4_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(24)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -2015,65 +1532,20 @@ def spmm_bcsr_4x4_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -2082,7 +1554,7 @@ def spmm_bcsr_4x4_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2130,13 +1602,14 @@ def spmm_bcsr_4x4_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(32)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -2161,65 +1634,20 @@ def spmm_bcsr_4x4_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -2228,7 +1656,7 @@ def spmm_bcsr_4x4_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2276,13 +1704,14 @@ def spmm_bcsr_4x4_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(48)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -2307,65 +1736,20 @@ def spmm_bcsr_4x4_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -2374,7 +1758,7 @@ def spmm_bcsr_4x4_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2422,13 +1806,14 @@ def spmm_bcsr_4x4_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(64)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -2453,65 +1838,20 @@ def spmm_bcsr_4x4_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v1 = xf[xb + U(1) * hw + m]
                     v2 = xf[xb + U(2) * hw + m]
                     v3 = xf[xb + U(3) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w1_0 = wf[wb + U(4)]
-                        w1_1 = wf[wb + U(5)]
-                        w1_2 = wf[wb + U(6)]
-                        w1_3 = wf[wb + U(7)]
-                        w2_0 = wf[wb + U(8)]
-                        w2_1 = wf[wb + U(9)]
-                        w2_2 = wf[wb + U(10)]
-                        w2_3 = wf[wb + U(11)]
-                        w3_0 = wf[wb + U(12)]
-                        w3_1 = wf[wb + U(13)]
-                        w3_2 = wf[wb + U(14)]
-                        w3_3 = wf[wb + U(15)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2520,6 +1860,7 @@ def spmm_bcsr_4x4_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2567,53 +1908,52 @@ def spmm_bcsr_4x4_t8_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(8)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w1_0 = np.int32(wf[wb + U(4)])
-                        w1_1 = np.int32(wf[wb + U(5)])
-                        w1_2 = np.int32(wf[wb + U(6)])
-                        w1_3 = np.int32(wf[wb + U(7)])
-                        w2_0 = np.int32(wf[wb + U(8)])
-                        w2_1 = np.int32(wf[wb + U(9)])
-                        w2_2 = np.int32(wf[wb + U(10)])
-                        w2_3 = np.int32(wf[wb + U(11)])
-                        w3_0 = np.int32(wf[wb + U(12)])
-                        w3_1 = np.int32(wf[wb + U(13)])
-                        w3_2 = np.int32(wf[wb + U(14)])
-                        w3_3 = np.int32(wf[wb + U(15)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(16)
+                xb = U(indices[k]) * U(4) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w1_0 = np.int32(wf[wb + U(4)])
+                w1_1 = np.int32(wf[wb + U(5)])
+                w1_2 = np.int32(wf[wb + U(6)])
+                w1_3 = np.int32(wf[wb + U(7)])
+                w2_0 = np.int32(wf[wb + U(8)])
+                w2_1 = np.int32(wf[wb + U(9)])
+                w2_2 = np.int32(wf[wb + U(10)])
+                w2_3 = np.int32(wf[wb + U(11)])
+                w3_0 = np.int32(wf[wb + U(12)])
+                w3_1 = np.int32(wf[wb + U(13)])
+                w3_2 = np.int32(wf[wb + U(14)])
+                w3_3 = np.int32(wf[wb + U(15)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2622,7 +1962,7 @@ def spmm_bcsr_4x4_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2670,13 +2010,14 @@ def spmm_bcsr_4x4_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(16)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -2701,65 +2042,20 @@ def spmm_bcsr_4x4_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                     v1 = np.int32(xf[xb + U(1) * hw + m])
                     v2 = np.int32(xf[xb + U(2) * hw + m])
                     v3 = np.int32(xf[xb + U(3) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w1_0 = np.int32(wf[wb + U(4)])
-                        w1_1 = np.int32(wf[wb + U(5)])
-                        w1_2 = np.int32(wf[wb + U(6)])
-                        w1_3 = np.int32(wf[wb + U(7)])
-                        w2_0 = np.int32(wf[wb + U(8)])
-                        w2_1 = np.int32(wf[wb + U(9)])
-                        w2_2 = np.int32(wf[wb + U(10)])
-                        w2_3 = np.int32(wf[wb + U(11)])
-                        w3_0 = np.int32(wf[wb + U(12)])
-                        w3_1 = np.int32(wf[wb + U(13)])
-                        w3_2 = np.int32(wf[wb + U(14)])
-                        w3_3 = np.int32(wf[wb + U(15)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2768,7 +2064,7 @@ def spmm_bcsr_4x4_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2816,13 +2112,14 @@ def spmm_bcsr_4x4_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(24)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -2847,65 +2144,20 @@ def spmm_bcsr_4x4_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                     v1 = np.int32(xf[xb + U(1) * hw + m])
                     v2 = np.int32(xf[xb + U(2) * hw + m])
                     v3 = np.int32(xf[xb + U(3) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w1_0 = np.int32(wf[wb + U(4)])
-                        w1_1 = np.int32(wf[wb + U(5)])
-                        w1_2 = np.int32(wf[wb + U(6)])
-                        w1_3 = np.int32(wf[wb + U(7)])
-                        w2_0 = np.int32(wf[wb + U(8)])
-                        w2_1 = np.int32(wf[wb + U(9)])
-                        w2_2 = np.int32(wf[wb + U(10)])
-                        w2_3 = np.int32(wf[wb + U(11)])
-                        w3_0 = np.int32(wf[wb + U(12)])
-                        w3_1 = np.int32(wf[wb + U(13)])
-                        w3_2 = np.int32(wf[wb + U(14)])
-                        w3_3 = np.int32(wf[wb + U(15)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2914,7 +2166,7 @@ def spmm_bcsr_4x4_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2962,13 +2214,14 @@ def spmm_bcsr_4x4_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(32)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -2993,65 +2246,20 @@ def spmm_bcsr_4x4_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                     v1 = np.int32(xf[xb + U(1) * hw + m])
                     v2 = np.int32(xf[xb + U(2) * hw + m])
                     v3 = np.int32(xf[xb + U(3) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w1_0 = np.int32(wf[wb + U(4)])
-                        w1_1 = np.int32(wf[wb + U(5)])
-                        w1_2 = np.int32(wf[wb + U(6)])
-                        w1_3 = np.int32(wf[wb + U(7)])
-                        w2_0 = np.int32(wf[wb + U(8)])
-                        w2_1 = np.int32(wf[wb + U(9)])
-                        w2_2 = np.int32(wf[wb + U(10)])
-                        w2_3 = np.int32(wf[wb + U(11)])
-                        w3_0 = np.int32(wf[wb + U(12)])
-                        w3_1 = np.int32(wf[wb + U(13)])
-                        w3_2 = np.int32(wf[wb + U(14)])
-                        w3_3 = np.int32(wf[wb + U(15)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -3060,7 +2268,7 @@ def spmm_bcsr_4x4_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -3108,13 +2316,14 @@ def spmm_bcsr_4x4_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(48)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -3139,65 +2348,20 @@ def spmm_bcsr_4x4_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                     v1 = np.int32(xf[xb + U(1) * hw + m])
                     v2 = np.int32(xf[xb + U(2) * hw + m])
                     v3 = np.int32(xf[xb + U(3) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w1_0 = np.int32(wf[wb + U(4)])
-                        w1_1 = np.int32(wf[wb + U(5)])
-                        w1_2 = np.int32(wf[wb + U(6)])
-                        w1_3 = np.int32(wf[wb + U(7)])
-                        w2_0 = np.int32(wf[wb + U(8)])
-                        w2_1 = np.int32(wf[wb + U(9)])
-                        w2_2 = np.int32(wf[wb + U(10)])
-                        w2_3 = np.int32(wf[wb + U(11)])
-                        w3_0 = np.int32(wf[wb + U(12)])
-                        w3_1 = np.int32(wf[wb + U(13)])
-                        w3_2 = np.int32(wf[wb + U(14)])
-                        w3_3 = np.int32(wf[wb + U(15)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -3206,7 +2370,7 @@ def spmm_bcsr_4x4_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -3254,13 +2418,14 @@ def spmm_bcsr_4x4_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(2) * hw + m0 + m] = acc[2, m]
             for m in range(U(64)):
                 yf[y0 + U(3) * hw + m0 + m] = acc[3, m]
-        acc_sub = numba.carray(stack_tile(32, yf), (4, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(32, yf), (4, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
@@ -3285,62 +2450,17 @@ def spmm_bcsr_4x4_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                     v1 = np.int32(xf[xb + U(1) * hw + m])
                     v2 = np.int32(xf[xb + U(2) * hw + m])
                     v3 = np.int32(xf[xb + U(3) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(32, yf), (4, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(16)
-                        xb = U(indices[k]) * U(4) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w1_0 = np.int32(wf[wb + U(4)])
-                        w1_1 = np.int32(wf[wb + U(5)])
-                        w1_2 = np.int32(wf[wb + U(6)])
-                        w1_3 = np.int32(wf[wb + U(7)])
-                        w2_0 = np.int32(wf[wb + U(8)])
-                        w2_1 = np.int32(wf[wb + U(9)])
-                        w2_2 = np.int32(wf[wb + U(10)])
-                        w2_3 = np.int32(wf[wb + U(11)])
-                        w3_0 = np.int32(wf[wb + U(12)])
-                        w3_1 = np.int32(wf[wb + U(13)])
-                        w3_2 = np.int32(wf[wb + U(14)])
-                        w3_3 = np.int32(wf[wb + U(15)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_sub, U(4), U(4))
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(4), hw_main, U(4), U(4))

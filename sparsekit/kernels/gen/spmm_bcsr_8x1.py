@@ -24,6 +24,7 @@ def spmm_bcsr_8x1_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -76,58 +77,57 @@ def spmm_bcsr_8x1_t8_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(8)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -136,7 +136,7 @@ def spmm_bcsr_8x1_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -189,17 +189,18 @@ def spmm_bcsr_8x1_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(16)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -213,82 +214,32 @@ def spmm_bcsr_8x1_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = wf[wb + U(7)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -297,7 +248,7 @@ def spmm_bcsr_8x1_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -350,17 +301,18 @@ def spmm_bcsr_8x1_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(24)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -374,82 +326,32 @@ def spmm_bcsr_8x1_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = wf[wb + U(7)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -458,7 +360,7 @@ def spmm_bcsr_8x1_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -511,17 +413,18 @@ def spmm_bcsr_8x1_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(32)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -535,82 +438,32 @@ def spmm_bcsr_8x1_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = wf[wb + U(7)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -619,7 +472,7 @@ def spmm_bcsr_8x1_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -672,17 +525,18 @@ def spmm_bcsr_8x1_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(48)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -696,82 +550,32 @@ def spmm_bcsr_8x1_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = wf[wb + U(7)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -780,7 +584,7 @@ def spmm_bcsr_8x1_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -833,17 +637,18 @@ def spmm_bcsr_8x1_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(64)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -857,82 +662,32 @@ def spmm_bcsr_8x1_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = wf[wb + U(7)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -941,6 +696,7 @@ def spmm_bcsr_8x1_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -993,58 +749,57 @@ def spmm_bcsr_8x1_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(8)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1053,7 +808,7 @@ def spmm_bcsr_8x1_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1106,17 +861,18 @@ def spmm_bcsr_8x1_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(16)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -1130,82 +886,32 @@ def spmm_bcsr_8x1_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = wf[wb + U(7)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1214,7 +920,7 @@ def spmm_bcsr_8x1_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1267,17 +973,18 @@ def spmm_bcsr_8x1_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(24)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -1291,82 +998,32 @@ def spmm_bcsr_8x1_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = wf[wb + U(7)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1375,7 +1032,7 @@ def spmm_bcsr_8x1_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1428,17 +1085,18 @@ def spmm_bcsr_8x1_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(32)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -1452,82 +1110,32 @@ def spmm_bcsr_8x1_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = wf[wb + U(7)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1536,7 +1144,7 @@ def spmm_bcsr_8x1_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1589,17 +1197,18 @@ def spmm_bcsr_8x1_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(48)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -1613,82 +1222,32 @@ def spmm_bcsr_8x1_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = wf[wb + U(7)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1697,7 +1256,7 @@ def spmm_bcsr_8x1_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1750,17 +1309,18 @@ def spmm_bcsr_8x1_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(64)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -1774,82 +1334,32 @@ def spmm_bcsr_8x1_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = wf[wb + U(7)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1858,6 +1368,7 @@ def spmm_bcsr_8x1_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1910,58 +1421,57 @@ def spmm_bcsr_8x1_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(8)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w1_0 = wf[wb + U(1)]
+                w2_0 = wf[wb + U(2)]
+                w3_0 = wf[wb + U(3)]
+                w4_0 = wf[wb + U(4)]
+                w5_0 = wf[wb + U(5)]
+                w6_0 = wf[wb + U(6)]
+                w7_0 = wf[wb + U(7)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -1970,7 +1480,7 @@ def spmm_bcsr_8x1_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2023,17 +1533,18 @@ def spmm_bcsr_8x1_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(16)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -2047,82 +1558,32 @@ def spmm_bcsr_8x1_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = wf[wb + U(7)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -2131,7 +1592,7 @@ def spmm_bcsr_8x1_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2184,17 +1645,18 @@ def spmm_bcsr_8x1_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(24)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -2208,82 +1670,32 @@ def spmm_bcsr_8x1_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = wf[wb + U(7)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -2292,7 +1704,7 @@ def spmm_bcsr_8x1_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2345,17 +1757,18 @@ def spmm_bcsr_8x1_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(32)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -2369,82 +1782,32 @@ def spmm_bcsr_8x1_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = wf[wb + U(7)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -2453,7 +1816,7 @@ def spmm_bcsr_8x1_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2506,17 +1869,18 @@ def spmm_bcsr_8x1_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(48)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -2530,82 +1894,32 @@ def spmm_bcsr_8x1_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = wf[wb + U(7)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -2614,7 +1928,7 @@ def spmm_bcsr_8x1_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2667,17 +1981,18 @@ def spmm_bcsr_8x1_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(64)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -2691,82 +2006,32 @@ def spmm_bcsr_8x1_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = wf[wb + U(7)]
                 for m in range(U(8)):
                     v0 = xf[xb + U(0) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w1_0 = wf[wb + U(1)]
-                        w2_0 = wf[wb + U(2)]
-                        w3_0 = wf[wb + U(3)]
-                        w4_0 = wf[wb + U(4)]
-                        w5_0 = wf[wb + U(5)]
-                        w6_0 = wf[wb + U(6)]
-                        w7_0 = wf[wb + U(7)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2775,6 +2040,7 @@ def spmm_bcsr_8x1_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2827,58 +2093,57 @@ def spmm_bcsr_8x1_t8_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(8)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w1_0 = np.int32(wf[wb + U(1)])
-                        w2_0 = np.int32(wf[wb + U(2)])
-                        w3_0 = np.int32(wf[wb + U(3)])
-                        w4_0 = np.int32(wf[wb + U(4)])
-                        w5_0 = np.int32(wf[wb + U(5)])
-                        w6_0 = np.int32(wf[wb + U(6)])
-                        w7_0 = np.int32(wf[wb + U(7)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(8)
+                xb = U(indices[k]) * U(1) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w1_0 = np.int32(wf[wb + U(1)])
+                w2_0 = np.int32(wf[wb + U(2)])
+                w3_0 = np.int32(wf[wb + U(3)])
+                w4_0 = np.int32(wf[wb + U(4)])
+                w5_0 = np.int32(wf[wb + U(5)])
+                w6_0 = np.int32(wf[wb + U(6)])
+                w7_0 = np.int32(wf[wb + U(7)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2887,7 +2152,7 @@ def spmm_bcsr_8x1_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2940,17 +2205,18 @@ def spmm_bcsr_8x1_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(16)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -2964,82 +2230,32 @@ def spmm_bcsr_8x1_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = np.int32(wf[wb + U(7)])
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w1_0 = np.int32(wf[wb + U(1)])
-                        w2_0 = np.int32(wf[wb + U(2)])
-                        w3_0 = np.int32(wf[wb + U(3)])
-                        w4_0 = np.int32(wf[wb + U(4)])
-                        w5_0 = np.int32(wf[wb + U(5)])
-                        w6_0 = np.int32(wf[wb + U(6)])
-                        w7_0 = np.int32(wf[wb + U(7)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -3048,7 +2264,7 @@ def spmm_bcsr_8x1_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -3101,17 +2317,18 @@ def spmm_bcsr_8x1_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(24)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -3125,82 +2342,32 @@ def spmm_bcsr_8x1_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = np.int32(wf[wb + U(7)])
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w1_0 = np.int32(wf[wb + U(1)])
-                        w2_0 = np.int32(wf[wb + U(2)])
-                        w3_0 = np.int32(wf[wb + U(3)])
-                        w4_0 = np.int32(wf[wb + U(4)])
-                        w5_0 = np.int32(wf[wb + U(5)])
-                        w6_0 = np.int32(wf[wb + U(6)])
-                        w7_0 = np.int32(wf[wb + U(7)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -3209,7 +2376,7 @@ def spmm_bcsr_8x1_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -3262,17 +2429,18 @@ def spmm_bcsr_8x1_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(32)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -3286,82 +2454,32 @@ def spmm_bcsr_8x1_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = np.int32(wf[wb + U(7)])
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w1_0 = np.int32(wf[wb + U(1)])
-                        w2_0 = np.int32(wf[wb + U(2)])
-                        w3_0 = np.int32(wf[wb + U(3)])
-                        w4_0 = np.int32(wf[wb + U(4)])
-                        w5_0 = np.int32(wf[wb + U(5)])
-                        w6_0 = np.int32(wf[wb + U(6)])
-                        w7_0 = np.int32(wf[wb + U(7)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -3370,7 +2488,7 @@ def spmm_bcsr_8x1_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -3423,17 +2541,18 @@ def spmm_bcsr_8x1_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(48)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -3447,82 +2566,32 @@ def spmm_bcsr_8x1_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = np.int32(wf[wb + U(7)])
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w1_0 = np.int32(wf[wb + U(1)])
-                        w2_0 = np.int32(wf[wb + U(2)])
-                        w3_0 = np.int32(wf[wb + U(3)])
-                        w4_0 = np.int32(wf[wb + U(4)])
-                        w5_0 = np.int32(wf[wb + U(5)])
-                        w6_0 = np.int32(wf[wb + U(6)])
-                        w7_0 = np.int32(wf[wb + U(7)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -3531,7 +2600,7 @@ def spmm_bcsr_8x1_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -3584,17 +2653,18 @@ def spmm_bcsr_8x1_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(64)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
@@ -3608,79 +2678,29 @@ def spmm_bcsr_8x1_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                 w7_0 = np.int32(wf[wb + U(7)])
                 for m in range(U(8)):
                     v0 = np.int32(xf[xb + U(0) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0
-                    acc_sub[1, m] += w1_0 * v0
-                    acc_sub[2, m] += w2_0 * v0
-                    acc_sub[3, m] += w3_0 * v0
-                    acc_sub[4, m] += w4_0 * v0
-                    acc_sub[5, m] += w5_0 * v0
-                    acc_sub[6, m] += w6_0 * v0
-                    acc_sub[7, m] += w7_0 * v0
+                    acc_last[0, m] += w0_0 * v0
+                    acc_last[1, m] += w1_0 * v0
+                    acc_last[2, m] += w2_0 * v0
+                    acc_last[3, m] += w3_0 * v0
+                    acc_last[4, m] += w4_0 * v0
+                    acc_last[5, m] += w5_0 * v0
+                    acc_last[6, m] += w6_0 * v0
+                    acc_last[7, m] += w7_0 * v0
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(8)
-                        xb = U(indices[k]) * U(1) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w1_0 = np.int32(wf[wb + U(1)])
-                        w2_0 = np.int32(wf[wb + U(2)])
-                        w3_0 = np.int32(wf[wb + U(3)])
-                        w4_0 = np.int32(wf[wb + U(4)])
-                        w5_0 = np.int32(wf[wb + U(5)])
-                        w6_0 = np.int32(wf[wb + U(6)])
-                        w7_0 = np.int32(wf[wb + U(7)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            acc_last[0, m] += w0_0 * v0
-                            acc_last[1, m] += w1_0 * v0
-                            acc_last[2, m] += w2_0 * v0
-                            acc_last[3, m] += w3_0 * v0
-                            acc_last[4, m] += w4_0 * v0
-                            acc_last[5, m] += w5_0 * v0
-                            acc_last[6, m] += w6_0 * v0
-                            acc_last[7, m] += w7_0 * v0
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(1))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(1))

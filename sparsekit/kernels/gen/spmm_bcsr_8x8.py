@@ -24,6 +24,7 @@ def spmm_bcsr_8x8_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -139,121 +140,120 @@ def spmm_bcsr_8x8_t8_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(8)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -262,7 +262,7 @@ def spmm_bcsr_8x8_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -378,17 +378,18 @@ def spmm_bcsr_8x8_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(16)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -465,145 +466,32 @@ def spmm_bcsr_8x8_t16_simd(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -612,7 +500,7 @@ def spmm_bcsr_8x8_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -728,17 +616,18 @@ def spmm_bcsr_8x8_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(24)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -815,145 +704,32 @@ def spmm_bcsr_8x8_t24_simd(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -962,7 +738,7 @@ def spmm_bcsr_8x8_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1078,17 +854,18 @@ def spmm_bcsr_8x8_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(32)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -1165,145 +942,32 @@ def spmm_bcsr_8x8_t32_simd(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1312,7 +976,7 @@ def spmm_bcsr_8x8_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1428,17 +1092,18 @@ def spmm_bcsr_8x8_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(48)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -1515,145 +1180,32 @@ def spmm_bcsr_8x8_t48_simd(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1662,7 +1214,7 @@ def spmm_bcsr_8x8_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -1778,17 +1330,18 @@ def spmm_bcsr_8x8_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(64)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -1865,145 +1418,32 @@ def spmm_bcsr_8x8_t64_simd(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2012,6 +1452,7 @@ def spmm_bcsr_8x8_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2127,121 +1568,120 @@ def spmm_bcsr_8x8_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(8)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2250,7 +1690,7 @@ def spmm_bcsr_8x8_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2366,17 +1806,18 @@ def spmm_bcsr_8x8_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(16)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -2453,145 +1894,32 @@ def spmm_bcsr_8x8_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2600,7 +1928,7 @@ def spmm_bcsr_8x8_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -2716,17 +2044,18 @@ def spmm_bcsr_8x8_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(24)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -2803,145 +2132,32 @@ def spmm_bcsr_8x8_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -2950,7 +2166,7 @@ def spmm_bcsr_8x8_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -3066,17 +2282,18 @@ def spmm_bcsr_8x8_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(32)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -3153,145 +2370,32 @@ def spmm_bcsr_8x8_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -3300,7 +2404,7 @@ def spmm_bcsr_8x8_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -3416,17 +2520,18 @@ def spmm_bcsr_8x8_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(48)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -3503,145 +2608,32 @@ def spmm_bcsr_8x8_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -3650,7 +2642,7 @@ def spmm_bcsr_8x8_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -3766,17 +2758,18 @@ def spmm_bcsr_8x8_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(64)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -3853,145 +2846,32 @@ def spmm_bcsr_8x8_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -4000,6 +2880,7 @@ def spmm_bcsr_8x8_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -4115,121 +2996,120 @@ def spmm_bcsr_8x8_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(8)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = wf[wb + U(0)]
+                w0_1 = wf[wb + U(1)]
+                w0_2 = wf[wb + U(2)]
+                w0_3 = wf[wb + U(3)]
+                w0_4 = wf[wb + U(4)]
+                w0_5 = wf[wb + U(5)]
+                w0_6 = wf[wb + U(6)]
+                w0_7 = wf[wb + U(7)]
+                w1_0 = wf[wb + U(8)]
+                w1_1 = wf[wb + U(9)]
+                w1_2 = wf[wb + U(10)]
+                w1_3 = wf[wb + U(11)]
+                w1_4 = wf[wb + U(12)]
+                w1_5 = wf[wb + U(13)]
+                w1_6 = wf[wb + U(14)]
+                w1_7 = wf[wb + U(15)]
+                w2_0 = wf[wb + U(16)]
+                w2_1 = wf[wb + U(17)]
+                w2_2 = wf[wb + U(18)]
+                w2_3 = wf[wb + U(19)]
+                w2_4 = wf[wb + U(20)]
+                w2_5 = wf[wb + U(21)]
+                w2_6 = wf[wb + U(22)]
+                w2_7 = wf[wb + U(23)]
+                w3_0 = wf[wb + U(24)]
+                w3_1 = wf[wb + U(25)]
+                w3_2 = wf[wb + U(26)]
+                w3_3 = wf[wb + U(27)]
+                w3_4 = wf[wb + U(28)]
+                w3_5 = wf[wb + U(29)]
+                w3_6 = wf[wb + U(30)]
+                w3_7 = wf[wb + U(31)]
+                w4_0 = wf[wb + U(32)]
+                w4_1 = wf[wb + U(33)]
+                w4_2 = wf[wb + U(34)]
+                w4_3 = wf[wb + U(35)]
+                w4_4 = wf[wb + U(36)]
+                w4_5 = wf[wb + U(37)]
+                w4_6 = wf[wb + U(38)]
+                w4_7 = wf[wb + U(39)]
+                w5_0 = wf[wb + U(40)]
+                w5_1 = wf[wb + U(41)]
+                w5_2 = wf[wb + U(42)]
+                w5_3 = wf[wb + U(43)]
+                w5_4 = wf[wb + U(44)]
+                w5_5 = wf[wb + U(45)]
+                w5_6 = wf[wb + U(46)]
+                w5_7 = wf[wb + U(47)]
+                w6_0 = wf[wb + U(48)]
+                w6_1 = wf[wb + U(49)]
+                w6_2 = wf[wb + U(50)]
+                w6_3 = wf[wb + U(51)]
+                w6_4 = wf[wb + U(52)]
+                w6_5 = wf[wb + U(53)]
+                w6_6 = wf[wb + U(54)]
+                w6_7 = wf[wb + U(55)]
+                w7_0 = wf[wb + U(56)]
+                w7_1 = wf[wb + U(57)]
+                w7_2 = wf[wb + U(58)]
+                w7_3 = wf[wb + U(59)]
+                w7_4 = wf[wb + U(60)]
+                w7_5 = wf[wb + U(61)]
+                w7_6 = wf[wb + U(62)]
+                w7_7 = wf[wb + U(63)]
+                for m in range(U(8)):
+                    v0 = xf[xb + U(0) * hw + m]
+                    v1 = xf[xb + U(1) * hw + m]
+                    v2 = xf[xb + U(2) * hw + m]
+                    v3 = xf[xb + U(3) * hw + m]
+                    v4 = xf[xb + U(4) * hw + m]
+                    v5 = xf[xb + U(5) * hw + m]
+                    v6 = xf[xb + U(6) * hw + m]
+                    v7 = xf[xb + U(7) * hw + m]
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -4238,7 +3118,7 @@ def spmm_bcsr_8x8_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -4354,17 +3234,18 @@ def spmm_bcsr_8x8_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(16)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -4441,145 +3322,32 @@ def spmm_bcsr_8x8_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -4588,7 +3356,7 @@ def spmm_bcsr_8x8_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -4704,17 +3472,18 @@ def spmm_bcsr_8x8_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(24)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -4791,145 +3560,32 @@ def spmm_bcsr_8x8_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -4938,7 +3594,7 @@ def spmm_bcsr_8x8_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -5054,17 +3710,18 @@ def spmm_bcsr_8x8_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(32)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -5141,145 +3798,32 @@ def spmm_bcsr_8x8_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -5288,7 +3832,7 @@ def spmm_bcsr_8x8_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -5404,17 +3948,18 @@ def spmm_bcsr_8x8_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(48)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -5491,145 +4036,32 @@ def spmm_bcsr_8x8_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
@@ -5638,7 +4070,7 @@ def spmm_bcsr_8x8_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in numba.prange(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -5754,17 +4186,18 @@ def spmm_bcsr_8x8_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(64)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -5841,145 +4274,32 @@ def spmm_bcsr_8x8_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                     v5 = xf[xb + U(5) * hw + m]
                     v6 = xf[xb + U(6) * hw + m]
                     v7 = xf[xb + U(7) * hw + m]
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = wf[wb + U(0)]
-                        w0_1 = wf[wb + U(1)]
-                        w0_2 = wf[wb + U(2)]
-                        w0_3 = wf[wb + U(3)]
-                        w0_4 = wf[wb + U(4)]
-                        w0_5 = wf[wb + U(5)]
-                        w0_6 = wf[wb + U(6)]
-                        w0_7 = wf[wb + U(7)]
-                        w1_0 = wf[wb + U(8)]
-                        w1_1 = wf[wb + U(9)]
-                        w1_2 = wf[wb + U(10)]
-                        w1_3 = wf[wb + U(11)]
-                        w1_4 = wf[wb + U(12)]
-                        w1_5 = wf[wb + U(13)]
-                        w1_6 = wf[wb + U(14)]
-                        w1_7 = wf[wb + U(15)]
-                        w2_0 = wf[wb + U(16)]
-                        w2_1 = wf[wb + U(17)]
-                        w2_2 = wf[wb + U(18)]
-                        w2_3 = wf[wb + U(19)]
-                        w2_4 = wf[wb + U(20)]
-                        w2_5 = wf[wb + U(21)]
-                        w2_6 = wf[wb + U(22)]
-                        w2_7 = wf[wb + U(23)]
-                        w3_0 = wf[wb + U(24)]
-                        w3_1 = wf[wb + U(25)]
-                        w3_2 = wf[wb + U(26)]
-                        w3_3 = wf[wb + U(27)]
-                        w3_4 = wf[wb + U(28)]
-                        w3_5 = wf[wb + U(29)]
-                        w3_6 = wf[wb + U(30)]
-                        w3_7 = wf[wb + U(31)]
-                        w4_0 = wf[wb + U(32)]
-                        w4_1 = wf[wb + U(33)]
-                        w4_2 = wf[wb + U(34)]
-                        w4_3 = wf[wb + U(35)]
-                        w4_4 = wf[wb + U(36)]
-                        w4_5 = wf[wb + U(37)]
-                        w4_6 = wf[wb + U(38)]
-                        w4_7 = wf[wb + U(39)]
-                        w5_0 = wf[wb + U(40)]
-                        w5_1 = wf[wb + U(41)]
-                        w5_2 = wf[wb + U(42)]
-                        w5_3 = wf[wb + U(43)]
-                        w5_4 = wf[wb + U(44)]
-                        w5_5 = wf[wb + U(45)]
-                        w5_6 = wf[wb + U(46)]
-                        w5_7 = wf[wb + U(47)]
-                        w6_0 = wf[wb + U(48)]
-                        w6_1 = wf[wb + U(49)]
-                        w6_2 = wf[wb + U(50)]
-                        w6_3 = wf[wb + U(51)]
-                        w6_4 = wf[wb + U(52)]
-                        w6_5 = wf[wb + U(53)]
-                        w6_6 = wf[wb + U(54)]
-                        w6_7 = wf[wb + U(55)]
-                        w7_0 = wf[wb + U(56)]
-                        w7_1 = wf[wb + U(57)]
-                        w7_2 = wf[wb + U(58)]
-                        w7_3 = wf[wb + U(59)]
-                        w7_4 = wf[wb + U(60)]
-                        w7_5 = wf[wb + U(61)]
-                        w7_6 = wf[wb + U(62)]
-                        w7_7 = wf[wb + U(63)]
-                        for m in range(U(8)):
-                            v0 = xf[xb + U(0) * hw + m]
-                            v1 = xf[xb + U(1) * hw + m]
-                            v2 = xf[xb + U(2) * hw + m]
-                            v3 = xf[xb + U(3) * hw + m]
-                            v4 = xf[xb + U(4) * hw + m]
-                            v5 = xf[xb + U(5) * hw + m]
-                            v6 = xf[xb + U(6) * hw + m]
-                            v7 = xf[xb + U(7) * hw + m]
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -5988,6 +4308,7 @@ def spmm_bcsr_8x8_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -6103,121 +4424,120 @@ def spmm_bcsr_8x8_t8_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(8)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        if hw_main < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w0_4 = np.int32(wf[wb + U(4)])
-                        w0_5 = np.int32(wf[wb + U(5)])
-                        w0_6 = np.int32(wf[wb + U(6)])
-                        w0_7 = np.int32(wf[wb + U(7)])
-                        w1_0 = np.int32(wf[wb + U(8)])
-                        w1_1 = np.int32(wf[wb + U(9)])
-                        w1_2 = np.int32(wf[wb + U(10)])
-                        w1_3 = np.int32(wf[wb + U(11)])
-                        w1_4 = np.int32(wf[wb + U(12)])
-                        w1_5 = np.int32(wf[wb + U(13)])
-                        w1_6 = np.int32(wf[wb + U(14)])
-                        w1_7 = np.int32(wf[wb + U(15)])
-                        w2_0 = np.int32(wf[wb + U(16)])
-                        w2_1 = np.int32(wf[wb + U(17)])
-                        w2_2 = np.int32(wf[wb + U(18)])
-                        w2_3 = np.int32(wf[wb + U(19)])
-                        w2_4 = np.int32(wf[wb + U(20)])
-                        w2_5 = np.int32(wf[wb + U(21)])
-                        w2_6 = np.int32(wf[wb + U(22)])
-                        w2_7 = np.int32(wf[wb + U(23)])
-                        w3_0 = np.int32(wf[wb + U(24)])
-                        w3_1 = np.int32(wf[wb + U(25)])
-                        w3_2 = np.int32(wf[wb + U(26)])
-                        w3_3 = np.int32(wf[wb + U(27)])
-                        w3_4 = np.int32(wf[wb + U(28)])
-                        w3_5 = np.int32(wf[wb + U(29)])
-                        w3_6 = np.int32(wf[wb + U(30)])
-                        w3_7 = np.int32(wf[wb + U(31)])
-                        w4_0 = np.int32(wf[wb + U(32)])
-                        w4_1 = np.int32(wf[wb + U(33)])
-                        w4_2 = np.int32(wf[wb + U(34)])
-                        w4_3 = np.int32(wf[wb + U(35)])
-                        w4_4 = np.int32(wf[wb + U(36)])
-                        w4_5 = np.int32(wf[wb + U(37)])
-                        w4_6 = np.int32(wf[wb + U(38)])
-                        w4_7 = np.int32(wf[wb + U(39)])
-                        w5_0 = np.int32(wf[wb + U(40)])
-                        w5_1 = np.int32(wf[wb + U(41)])
-                        w5_2 = np.int32(wf[wb + U(42)])
-                        w5_3 = np.int32(wf[wb + U(43)])
-                        w5_4 = np.int32(wf[wb + U(44)])
-                        w5_5 = np.int32(wf[wb + U(45)])
-                        w5_6 = np.int32(wf[wb + U(46)])
-                        w5_7 = np.int32(wf[wb + U(47)])
-                        w6_0 = np.int32(wf[wb + U(48)])
-                        w6_1 = np.int32(wf[wb + U(49)])
-                        w6_2 = np.int32(wf[wb + U(50)])
-                        w6_3 = np.int32(wf[wb + U(51)])
-                        w6_4 = np.int32(wf[wb + U(52)])
-                        w6_5 = np.int32(wf[wb + U(53)])
-                        w6_6 = np.int32(wf[wb + U(54)])
-                        w6_7 = np.int32(wf[wb + U(55)])
-                        w7_0 = np.int32(wf[wb + U(56)])
-                        w7_1 = np.int32(wf[wb + U(57)])
-                        w7_2 = np.int32(wf[wb + U(58)])
-                        w7_3 = np.int32(wf[wb + U(59)])
-                        w7_4 = np.int32(wf[wb + U(60)])
-                        w7_5 = np.int32(wf[wb + U(61)])
-                        w7_6 = np.int32(wf[wb + U(62)])
-                        w7_7 = np.int32(wf[wb + U(63)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            v4 = np.int32(xf[xb + U(4) * hw + m])
-                            v5 = np.int32(xf[xb + U(5) * hw + m])
-                            v6 = np.int32(xf[xb + U(6) * hw + m])
-                            v7 = np.int32(xf[xb + U(7) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
+            for m in range(8):
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
+            for k in range(k0, k1):
+                wb = k * U(64)
+                xb = U(indices[k]) * U(8) * hw + m0
+                w0_0 = np.int32(wf[wb + U(0)])
+                w0_1 = np.int32(wf[wb + U(1)])
+                w0_2 = np.int32(wf[wb + U(2)])
+                w0_3 = np.int32(wf[wb + U(3)])
+                w0_4 = np.int32(wf[wb + U(4)])
+                w0_5 = np.int32(wf[wb + U(5)])
+                w0_6 = np.int32(wf[wb + U(6)])
+                w0_7 = np.int32(wf[wb + U(7)])
+                w1_0 = np.int32(wf[wb + U(8)])
+                w1_1 = np.int32(wf[wb + U(9)])
+                w1_2 = np.int32(wf[wb + U(10)])
+                w1_3 = np.int32(wf[wb + U(11)])
+                w1_4 = np.int32(wf[wb + U(12)])
+                w1_5 = np.int32(wf[wb + U(13)])
+                w1_6 = np.int32(wf[wb + U(14)])
+                w1_7 = np.int32(wf[wb + U(15)])
+                w2_0 = np.int32(wf[wb + U(16)])
+                w2_1 = np.int32(wf[wb + U(17)])
+                w2_2 = np.int32(wf[wb + U(18)])
+                w2_3 = np.int32(wf[wb + U(19)])
+                w2_4 = np.int32(wf[wb + U(20)])
+                w2_5 = np.int32(wf[wb + U(21)])
+                w2_6 = np.int32(wf[wb + U(22)])
+                w2_7 = np.int32(wf[wb + U(23)])
+                w3_0 = np.int32(wf[wb + U(24)])
+                w3_1 = np.int32(wf[wb + U(25)])
+                w3_2 = np.int32(wf[wb + U(26)])
+                w3_3 = np.int32(wf[wb + U(27)])
+                w3_4 = np.int32(wf[wb + U(28)])
+                w3_5 = np.int32(wf[wb + U(29)])
+                w3_6 = np.int32(wf[wb + U(30)])
+                w3_7 = np.int32(wf[wb + U(31)])
+                w4_0 = np.int32(wf[wb + U(32)])
+                w4_1 = np.int32(wf[wb + U(33)])
+                w4_2 = np.int32(wf[wb + U(34)])
+                w4_3 = np.int32(wf[wb + U(35)])
+                w4_4 = np.int32(wf[wb + U(36)])
+                w4_5 = np.int32(wf[wb + U(37)])
+                w4_6 = np.int32(wf[wb + U(38)])
+                w4_7 = np.int32(wf[wb + U(39)])
+                w5_0 = np.int32(wf[wb + U(40)])
+                w5_1 = np.int32(wf[wb + U(41)])
+                w5_2 = np.int32(wf[wb + U(42)])
+                w5_3 = np.int32(wf[wb + U(43)])
+                w5_4 = np.int32(wf[wb + U(44)])
+                w5_5 = np.int32(wf[wb + U(45)])
+                w5_6 = np.int32(wf[wb + U(46)])
+                w5_7 = np.int32(wf[wb + U(47)])
+                w6_0 = np.int32(wf[wb + U(48)])
+                w6_1 = np.int32(wf[wb + U(49)])
+                w6_2 = np.int32(wf[wb + U(50)])
+                w6_3 = np.int32(wf[wb + U(51)])
+                w6_4 = np.int32(wf[wb + U(52)])
+                w6_5 = np.int32(wf[wb + U(53)])
+                w6_6 = np.int32(wf[wb + U(54)])
+                w6_7 = np.int32(wf[wb + U(55)])
+                w7_0 = np.int32(wf[wb + U(56)])
+                w7_1 = np.int32(wf[wb + U(57)])
+                w7_2 = np.int32(wf[wb + U(58)])
+                w7_3 = np.int32(wf[wb + U(59)])
+                w7_4 = np.int32(wf[wb + U(60)])
+                w7_5 = np.int32(wf[wb + U(61)])
+                w7_6 = np.int32(wf[wb + U(62)])
+                w7_7 = np.int32(wf[wb + U(63)])
+                for m in range(U(8)):
+                    v0 = np.int32(xf[xb + U(0) * hw + m])
+                    v1 = np.int32(xf[xb + U(1) * hw + m])
+                    v2 = np.int32(xf[xb + U(2) * hw + m])
+                    v3 = np.int32(xf[xb + U(3) * hw + m])
+                    v4 = np.int32(xf[xb + U(4) * hw + m])
+                    v5 = np.int32(xf[xb + U(5) * hw + m])
+                    v6 = np.int32(xf[xb + U(6) * hw + m])
+                    v7 = np.int32(xf[xb + U(7) * hw + m])
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+            for m in range(U(8)):
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
+            for m in range(U(8)):
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
+            for m in range(U(8)):
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
+            for m in range(U(8)):
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
+            for m in range(U(8)):
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
+            for m in range(U(8)):
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
+            for m in range(U(8)):
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
+            for m in range(U(8)):
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -6226,7 +4546,7 @@ def spmm_bcsr_8x8_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -6342,17 +4662,18 @@ def spmm_bcsr_8x8_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(16)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -6429,145 +4750,32 @@ def spmm_bcsr_8x8_t16_int8(wf, indices, indptr, xf, yf, n_cols):
                     v5 = np.int32(xf[xb + U(5) * hw + m])
                     v6 = np.int32(xf[xb + U(6) * hw + m])
                     v7 = np.int32(xf[xb + U(7) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w0_4 = np.int32(wf[wb + U(4)])
-                        w0_5 = np.int32(wf[wb + U(5)])
-                        w0_6 = np.int32(wf[wb + U(6)])
-                        w0_7 = np.int32(wf[wb + U(7)])
-                        w1_0 = np.int32(wf[wb + U(8)])
-                        w1_1 = np.int32(wf[wb + U(9)])
-                        w1_2 = np.int32(wf[wb + U(10)])
-                        w1_3 = np.int32(wf[wb + U(11)])
-                        w1_4 = np.int32(wf[wb + U(12)])
-                        w1_5 = np.int32(wf[wb + U(13)])
-                        w1_6 = np.int32(wf[wb + U(14)])
-                        w1_7 = np.int32(wf[wb + U(15)])
-                        w2_0 = np.int32(wf[wb + U(16)])
-                        w2_1 = np.int32(wf[wb + U(17)])
-                        w2_2 = np.int32(wf[wb + U(18)])
-                        w2_3 = np.int32(wf[wb + U(19)])
-                        w2_4 = np.int32(wf[wb + U(20)])
-                        w2_5 = np.int32(wf[wb + U(21)])
-                        w2_6 = np.int32(wf[wb + U(22)])
-                        w2_7 = np.int32(wf[wb + U(23)])
-                        w3_0 = np.int32(wf[wb + U(24)])
-                        w3_1 = np.int32(wf[wb + U(25)])
-                        w3_2 = np.int32(wf[wb + U(26)])
-                        w3_3 = np.int32(wf[wb + U(27)])
-                        w3_4 = np.int32(wf[wb + U(28)])
-                        w3_5 = np.int32(wf[wb + U(29)])
-                        w3_6 = np.int32(wf[wb + U(30)])
-                        w3_7 = np.int32(wf[wb + U(31)])
-                        w4_0 = np.int32(wf[wb + U(32)])
-                        w4_1 = np.int32(wf[wb + U(33)])
-                        w4_2 = np.int32(wf[wb + U(34)])
-                        w4_3 = np.int32(wf[wb + U(35)])
-                        w4_4 = np.int32(wf[wb + U(36)])
-                        w4_5 = np.int32(wf[wb + U(37)])
-                        w4_6 = np.int32(wf[wb + U(38)])
-                        w4_7 = np.int32(wf[wb + U(39)])
-                        w5_0 = np.int32(wf[wb + U(40)])
-                        w5_1 = np.int32(wf[wb + U(41)])
-                        w5_2 = np.int32(wf[wb + U(42)])
-                        w5_3 = np.int32(wf[wb + U(43)])
-                        w5_4 = np.int32(wf[wb + U(44)])
-                        w5_5 = np.int32(wf[wb + U(45)])
-                        w5_6 = np.int32(wf[wb + U(46)])
-                        w5_7 = np.int32(wf[wb + U(47)])
-                        w6_0 = np.int32(wf[wb + U(48)])
-                        w6_1 = np.int32(wf[wb + U(49)])
-                        w6_2 = np.int32(wf[wb + U(50)])
-                        w6_3 = np.int32(wf[wb + U(51)])
-                        w6_4 = np.int32(wf[wb + U(52)])
-                        w6_5 = np.int32(wf[wb + U(53)])
-                        w6_6 = np.int32(wf[wb + U(54)])
-                        w6_7 = np.int32(wf[wb + U(55)])
-                        w7_0 = np.int32(wf[wb + U(56)])
-                        w7_1 = np.int32(wf[wb + U(57)])
-                        w7_2 = np.int32(wf[wb + U(58)])
-                        w7_3 = np.int32(wf[wb + U(59)])
-                        w7_4 = np.int32(wf[wb + U(60)])
-                        w7_5 = np.int32(wf[wb + U(61)])
-                        w7_6 = np.int32(wf[wb + U(62)])
-                        w7_7 = np.int32(wf[wb + U(63)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            v4 = np.int32(xf[xb + U(4) * hw + m])
-                            v5 = np.int32(xf[xb + U(5) * hw + m])
-                            v6 = np.int32(xf[xb + U(6) * hw + m])
-                            v7 = np.int32(xf[xb + U(7) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -6576,7 +4784,7 @@ def spmm_bcsr_8x8_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -6692,17 +4900,18 @@ def spmm_bcsr_8x8_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(24)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -6779,145 +4988,32 @@ def spmm_bcsr_8x8_t24_int8(wf, indices, indptr, xf, yf, n_cols):
                     v5 = np.int32(xf[xb + U(5) * hw + m])
                     v6 = np.int32(xf[xb + U(6) * hw + m])
                     v7 = np.int32(xf[xb + U(7) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w0_4 = np.int32(wf[wb + U(4)])
-                        w0_5 = np.int32(wf[wb + U(5)])
-                        w0_6 = np.int32(wf[wb + U(6)])
-                        w0_7 = np.int32(wf[wb + U(7)])
-                        w1_0 = np.int32(wf[wb + U(8)])
-                        w1_1 = np.int32(wf[wb + U(9)])
-                        w1_2 = np.int32(wf[wb + U(10)])
-                        w1_3 = np.int32(wf[wb + U(11)])
-                        w1_4 = np.int32(wf[wb + U(12)])
-                        w1_5 = np.int32(wf[wb + U(13)])
-                        w1_6 = np.int32(wf[wb + U(14)])
-                        w1_7 = np.int32(wf[wb + U(15)])
-                        w2_0 = np.int32(wf[wb + U(16)])
-                        w2_1 = np.int32(wf[wb + U(17)])
-                        w2_2 = np.int32(wf[wb + U(18)])
-                        w2_3 = np.int32(wf[wb + U(19)])
-                        w2_4 = np.int32(wf[wb + U(20)])
-                        w2_5 = np.int32(wf[wb + U(21)])
-                        w2_6 = np.int32(wf[wb + U(22)])
-                        w2_7 = np.int32(wf[wb + U(23)])
-                        w3_0 = np.int32(wf[wb + U(24)])
-                        w3_1 = np.int32(wf[wb + U(25)])
-                        w3_2 = np.int32(wf[wb + U(26)])
-                        w3_3 = np.int32(wf[wb + U(27)])
-                        w3_4 = np.int32(wf[wb + U(28)])
-                        w3_5 = np.int32(wf[wb + U(29)])
-                        w3_6 = np.int32(wf[wb + U(30)])
-                        w3_7 = np.int32(wf[wb + U(31)])
-                        w4_0 = np.int32(wf[wb + U(32)])
-                        w4_1 = np.int32(wf[wb + U(33)])
-                        w4_2 = np.int32(wf[wb + U(34)])
-                        w4_3 = np.int32(wf[wb + U(35)])
-                        w4_4 = np.int32(wf[wb + U(36)])
-                        w4_5 = np.int32(wf[wb + U(37)])
-                        w4_6 = np.int32(wf[wb + U(38)])
-                        w4_7 = np.int32(wf[wb + U(39)])
-                        w5_0 = np.int32(wf[wb + U(40)])
-                        w5_1 = np.int32(wf[wb + U(41)])
-                        w5_2 = np.int32(wf[wb + U(42)])
-                        w5_3 = np.int32(wf[wb + U(43)])
-                        w5_4 = np.int32(wf[wb + U(44)])
-                        w5_5 = np.int32(wf[wb + U(45)])
-                        w5_6 = np.int32(wf[wb + U(46)])
-                        w5_7 = np.int32(wf[wb + U(47)])
-                        w6_0 = np.int32(wf[wb + U(48)])
-                        w6_1 = np.int32(wf[wb + U(49)])
-                        w6_2 = np.int32(wf[wb + U(50)])
-                        w6_3 = np.int32(wf[wb + U(51)])
-                        w6_4 = np.int32(wf[wb + U(52)])
-                        w6_5 = np.int32(wf[wb + U(53)])
-                        w6_6 = np.int32(wf[wb + U(54)])
-                        w6_7 = np.int32(wf[wb + U(55)])
-                        w7_0 = np.int32(wf[wb + U(56)])
-                        w7_1 = np.int32(wf[wb + U(57)])
-                        w7_2 = np.int32(wf[wb + U(58)])
-                        w7_3 = np.int32(wf[wb + U(59)])
-                        w7_4 = np.int32(wf[wb + U(60)])
-                        w7_5 = np.int32(wf[wb + U(61)])
-                        w7_6 = np.int32(wf[wb + U(62)])
-                        w7_7 = np.int32(wf[wb + U(63)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            v4 = np.int32(xf[xb + U(4) * hw + m])
-                            v5 = np.int32(xf[xb + U(5) * hw + m])
-                            v6 = np.int32(xf[xb + U(6) * hw + m])
-                            v7 = np.int32(xf[xb + U(7) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -6926,7 +5022,7 @@ def spmm_bcsr_8x8_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -7042,17 +5138,18 @@ def spmm_bcsr_8x8_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(32)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -7129,145 +5226,32 @@ def spmm_bcsr_8x8_t32_int8(wf, indices, indptr, xf, yf, n_cols):
                     v5 = np.int32(xf[xb + U(5) * hw + m])
                     v6 = np.int32(xf[xb + U(6) * hw + m])
                     v7 = np.int32(xf[xb + U(7) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w0_4 = np.int32(wf[wb + U(4)])
-                        w0_5 = np.int32(wf[wb + U(5)])
-                        w0_6 = np.int32(wf[wb + U(6)])
-                        w0_7 = np.int32(wf[wb + U(7)])
-                        w1_0 = np.int32(wf[wb + U(8)])
-                        w1_1 = np.int32(wf[wb + U(9)])
-                        w1_2 = np.int32(wf[wb + U(10)])
-                        w1_3 = np.int32(wf[wb + U(11)])
-                        w1_4 = np.int32(wf[wb + U(12)])
-                        w1_5 = np.int32(wf[wb + U(13)])
-                        w1_6 = np.int32(wf[wb + U(14)])
-                        w1_7 = np.int32(wf[wb + U(15)])
-                        w2_0 = np.int32(wf[wb + U(16)])
-                        w2_1 = np.int32(wf[wb + U(17)])
-                        w2_2 = np.int32(wf[wb + U(18)])
-                        w2_3 = np.int32(wf[wb + U(19)])
-                        w2_4 = np.int32(wf[wb + U(20)])
-                        w2_5 = np.int32(wf[wb + U(21)])
-                        w2_6 = np.int32(wf[wb + U(22)])
-                        w2_7 = np.int32(wf[wb + U(23)])
-                        w3_0 = np.int32(wf[wb + U(24)])
-                        w3_1 = np.int32(wf[wb + U(25)])
-                        w3_2 = np.int32(wf[wb + U(26)])
-                        w3_3 = np.int32(wf[wb + U(27)])
-                        w3_4 = np.int32(wf[wb + U(28)])
-                        w3_5 = np.int32(wf[wb + U(29)])
-                        w3_6 = np.int32(wf[wb + U(30)])
-                        w3_7 = np.int32(wf[wb + U(31)])
-                        w4_0 = np.int32(wf[wb + U(32)])
-                        w4_1 = np.int32(wf[wb + U(33)])
-                        w4_2 = np.int32(wf[wb + U(34)])
-                        w4_3 = np.int32(wf[wb + U(35)])
-                        w4_4 = np.int32(wf[wb + U(36)])
-                        w4_5 = np.int32(wf[wb + U(37)])
-                        w4_6 = np.int32(wf[wb + U(38)])
-                        w4_7 = np.int32(wf[wb + U(39)])
-                        w5_0 = np.int32(wf[wb + U(40)])
-                        w5_1 = np.int32(wf[wb + U(41)])
-                        w5_2 = np.int32(wf[wb + U(42)])
-                        w5_3 = np.int32(wf[wb + U(43)])
-                        w5_4 = np.int32(wf[wb + U(44)])
-                        w5_5 = np.int32(wf[wb + U(45)])
-                        w5_6 = np.int32(wf[wb + U(46)])
-                        w5_7 = np.int32(wf[wb + U(47)])
-                        w6_0 = np.int32(wf[wb + U(48)])
-                        w6_1 = np.int32(wf[wb + U(49)])
-                        w6_2 = np.int32(wf[wb + U(50)])
-                        w6_3 = np.int32(wf[wb + U(51)])
-                        w6_4 = np.int32(wf[wb + U(52)])
-                        w6_5 = np.int32(wf[wb + U(53)])
-                        w6_6 = np.int32(wf[wb + U(54)])
-                        w6_7 = np.int32(wf[wb + U(55)])
-                        w7_0 = np.int32(wf[wb + U(56)])
-                        w7_1 = np.int32(wf[wb + U(57)])
-                        w7_2 = np.int32(wf[wb + U(58)])
-                        w7_3 = np.int32(wf[wb + U(59)])
-                        w7_4 = np.int32(wf[wb + U(60)])
-                        w7_5 = np.int32(wf[wb + U(61)])
-                        w7_6 = np.int32(wf[wb + U(62)])
-                        w7_7 = np.int32(wf[wb + U(63)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            v4 = np.int32(xf[xb + U(4) * hw + m])
-                            v5 = np.int32(xf[xb + U(5) * hw + m])
-                            v6 = np.int32(xf[xb + U(6) * hw + m])
-                            v7 = np.int32(xf[xb + U(7) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -7276,7 +5260,7 @@ def spmm_bcsr_8x8_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -7392,17 +5376,18 @@ def spmm_bcsr_8x8_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(48)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -7479,145 +5464,32 @@ def spmm_bcsr_8x8_t48_int8(wf, indices, indptr, xf, yf, n_cols):
                     v5 = np.int32(xf[xb + U(5) * hw + m])
                     v6 = np.int32(xf[xb + U(6) * hw + m])
                     v7 = np.int32(xf[xb + U(7) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w0_4 = np.int32(wf[wb + U(4)])
-                        w0_5 = np.int32(wf[wb + U(5)])
-                        w0_6 = np.int32(wf[wb + U(6)])
-                        w0_7 = np.int32(wf[wb + U(7)])
-                        w1_0 = np.int32(wf[wb + U(8)])
-                        w1_1 = np.int32(wf[wb + U(9)])
-                        w1_2 = np.int32(wf[wb + U(10)])
-                        w1_3 = np.int32(wf[wb + U(11)])
-                        w1_4 = np.int32(wf[wb + U(12)])
-                        w1_5 = np.int32(wf[wb + U(13)])
-                        w1_6 = np.int32(wf[wb + U(14)])
-                        w1_7 = np.int32(wf[wb + U(15)])
-                        w2_0 = np.int32(wf[wb + U(16)])
-                        w2_1 = np.int32(wf[wb + U(17)])
-                        w2_2 = np.int32(wf[wb + U(18)])
-                        w2_3 = np.int32(wf[wb + U(19)])
-                        w2_4 = np.int32(wf[wb + U(20)])
-                        w2_5 = np.int32(wf[wb + U(21)])
-                        w2_6 = np.int32(wf[wb + U(22)])
-                        w2_7 = np.int32(wf[wb + U(23)])
-                        w3_0 = np.int32(wf[wb + U(24)])
-                        w3_1 = np.int32(wf[wb + U(25)])
-                        w3_2 = np.int32(wf[wb + U(26)])
-                        w3_3 = np.int32(wf[wb + U(27)])
-                        w3_4 = np.int32(wf[wb + U(28)])
-                        w3_5 = np.int32(wf[wb + U(29)])
-                        w3_6 = np.int32(wf[wb + U(30)])
-                        w3_7 = np.int32(wf[wb + U(31)])
-                        w4_0 = np.int32(wf[wb + U(32)])
-                        w4_1 = np.int32(wf[wb + U(33)])
-                        w4_2 = np.int32(wf[wb + U(34)])
-                        w4_3 = np.int32(wf[wb + U(35)])
-                        w4_4 = np.int32(wf[wb + U(36)])
-                        w4_5 = np.int32(wf[wb + U(37)])
-                        w4_6 = np.int32(wf[wb + U(38)])
-                        w4_7 = np.int32(wf[wb + U(39)])
-                        w5_0 = np.int32(wf[wb + U(40)])
-                        w5_1 = np.int32(wf[wb + U(41)])
-                        w5_2 = np.int32(wf[wb + U(42)])
-                        w5_3 = np.int32(wf[wb + U(43)])
-                        w5_4 = np.int32(wf[wb + U(44)])
-                        w5_5 = np.int32(wf[wb + U(45)])
-                        w5_6 = np.int32(wf[wb + U(46)])
-                        w5_7 = np.int32(wf[wb + U(47)])
-                        w6_0 = np.int32(wf[wb + U(48)])
-                        w6_1 = np.int32(wf[wb + U(49)])
-                        w6_2 = np.int32(wf[wb + U(50)])
-                        w6_3 = np.int32(wf[wb + U(51)])
-                        w6_4 = np.int32(wf[wb + U(52)])
-                        w6_5 = np.int32(wf[wb + U(53)])
-                        w6_6 = np.int32(wf[wb + U(54)])
-                        w6_7 = np.int32(wf[wb + U(55)])
-                        w7_0 = np.int32(wf[wb + U(56)])
-                        w7_1 = np.int32(wf[wb + U(57)])
-                        w7_2 = np.int32(wf[wb + U(58)])
-                        w7_3 = np.int32(wf[wb + U(59)])
-                        w7_4 = np.int32(wf[wb + U(60)])
-                        w7_5 = np.int32(wf[wb + U(61)])
-                        w7_6 = np.int32(wf[wb + U(62)])
-                        w7_7 = np.int32(wf[wb + U(63)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            v4 = np.int32(xf[xb + U(4) * hw + m])
-                            v5 = np.int32(xf[xb + U(5) * hw + m])
-                            v6 = np.int32(xf[xb + U(6) * hw + m])
-                            v7 = np.int32(xf[xb + U(7) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -7626,7 +5498,7 @@ def spmm_bcsr_8x8_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    hw_sub = hw - hw % U(8)
+    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
@@ -7742,17 +5614,18 @@ def spmm_bcsr_8x8_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                 yf[y0 + U(6) * hw + m0 + m] = acc[6, m]
             for m in range(U(64)):
                 yf[y0 + U(7) * hw + m0 + m] = acc[7, m]
-        acc_sub = numba.carray(stack_tile(64, yf), (8, 8))
-        for m0 in range(hw_main, hw_sub, U(8)):
+        acc_last = numba.carray(stack_tile(64, yf), (8, 8))
+        for s in range(n_last):
+            m0 = min(hw_main + s * U(8), hw - U(8))
             for m in range(8):
-                acc_sub[0, m] = 0
-                acc_sub[1, m] = 0
-                acc_sub[2, m] = 0
-                acc_sub[3, m] = 0
-                acc_sub[4, m] = 0
-                acc_sub[5, m] = 0
-                acc_sub[6, m] = 0
-                acc_sub[7, m] = 0
+                acc_last[0, m] = 0
+                acc_last[1, m] = 0
+                acc_last[2, m] = 0
+                acc_last[3, m] = 0
+                acc_last[4, m] = 0
+                acc_last[5, m] = 0
+                acc_last[6, m] = 0
+                acc_last[7, m] = 0
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
@@ -7829,142 +5702,29 @@ def spmm_bcsr_8x8_t64_int8(wf, indices, indptr, xf, yf, n_cols):
                     v5 = np.int32(xf[xb + U(5) * hw + m])
                     v6 = np.int32(xf[xb + U(6) * hw + m])
                     v7 = np.int32(xf[xb + U(7) * hw + m])
-                    acc_sub[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                    acc_sub[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                    acc_sub[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                    acc_sub[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                    acc_sub[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                    acc_sub[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                    acc_sub[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                    acc_sub[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
+                    acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
+                    acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
+                    acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
+                    acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
+                    acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
+                    acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
+                    acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
+                    acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
             for m in range(U(8)):
-                yf[y0 + U(0) * hw + m0 + m] = acc_sub[0, m]
+                yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
             for m in range(U(8)):
-                yf[y0 + U(1) * hw + m0 + m] = acc_sub[1, m]
+                yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
             for m in range(U(8)):
-                yf[y0 + U(2) * hw + m0 + m] = acc_sub[2, m]
+                yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
             for m in range(U(8)):
-                yf[y0 + U(3) * hw + m0 + m] = acc_sub[3, m]
+                yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
             for m in range(U(8)):
-                yf[y0 + U(4) * hw + m0 + m] = acc_sub[4, m]
+                yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
             for m in range(U(8)):
-                yf[y0 + U(5) * hw + m0 + m] = acc_sub[5, m]
+                yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
             for m in range(U(8)):
-                yf[y0 + U(6) * hw + m0 + m] = acc_sub[6, m]
+                yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
             for m in range(U(8)):
-                yf[y0 + U(7) * hw + m0 + m] = acc_sub[7, m]
-        if hw_sub < hw:
-            if hw >= U(8):
-                acc_last = numba.carray(stack_tile(64, yf), (8, 8))
-                for m0 in range(hw - U(8), hw, U(8)):
-                    for m in range(8):
-                        acc_last[0, m] = 0
-                        acc_last[1, m] = 0
-                        acc_last[2, m] = 0
-                        acc_last[3, m] = 0
-                        acc_last[4, m] = 0
-                        acc_last[5, m] = 0
-                        acc_last[6, m] = 0
-                        acc_last[7, m] = 0
-                    for k in range(k0, k1):
-                        wb = k * U(64)
-                        xb = U(indices[k]) * U(8) * hw + m0
-                        w0_0 = np.int32(wf[wb + U(0)])
-                        w0_1 = np.int32(wf[wb + U(1)])
-                        w0_2 = np.int32(wf[wb + U(2)])
-                        w0_3 = np.int32(wf[wb + U(3)])
-                        w0_4 = np.int32(wf[wb + U(4)])
-                        w0_5 = np.int32(wf[wb + U(5)])
-                        w0_6 = np.int32(wf[wb + U(6)])
-                        w0_7 = np.int32(wf[wb + U(7)])
-                        w1_0 = np.int32(wf[wb + U(8)])
-                        w1_1 = np.int32(wf[wb + U(9)])
-                        w1_2 = np.int32(wf[wb + U(10)])
-                        w1_3 = np.int32(wf[wb + U(11)])
-                        w1_4 = np.int32(wf[wb + U(12)])
-                        w1_5 = np.int32(wf[wb + U(13)])
-                        w1_6 = np.int32(wf[wb + U(14)])
-                        w1_7 = np.int32(wf[wb + U(15)])
-                        w2_0 = np.int32(wf[wb + U(16)])
-                        w2_1 = np.int32(wf[wb + U(17)])
-                        w2_2 = np.int32(wf[wb + U(18)])
-                        w2_3 = np.int32(wf[wb + U(19)])
-                        w2_4 = np.int32(wf[wb + U(20)])
-                        w2_5 = np.int32(wf[wb + U(21)])
-                        w2_6 = np.int32(wf[wb + U(22)])
-                        w2_7 = np.int32(wf[wb + U(23)])
-                        w3_0 = np.int32(wf[wb + U(24)])
-                        w3_1 = np.int32(wf[wb + U(25)])
-                        w3_2 = np.int32(wf[wb + U(26)])
-                        w3_3 = np.int32(wf[wb + U(27)])
-                        w3_4 = np.int32(wf[wb + U(28)])
-                        w3_5 = np.int32(wf[wb + U(29)])
-                        w3_6 = np.int32(wf[wb + U(30)])
-                        w3_7 = np.int32(wf[wb + U(31)])
-                        w4_0 = np.int32(wf[wb + U(32)])
-                        w4_1 = np.int32(wf[wb + U(33)])
-                        w4_2 = np.int32(wf[wb + U(34)])
-                        w4_3 = np.int32(wf[wb + U(35)])
-                        w4_4 = np.int32(wf[wb + U(36)])
-                        w4_5 = np.int32(wf[wb + U(37)])
-                        w4_6 = np.int32(wf[wb + U(38)])
-                        w4_7 = np.int32(wf[wb + U(39)])
-                        w5_0 = np.int32(wf[wb + U(40)])
-                        w5_1 = np.int32(wf[wb + U(41)])
-                        w5_2 = np.int32(wf[wb + U(42)])
-                        w5_3 = np.int32(wf[wb + U(43)])
-                        w5_4 = np.int32(wf[wb + U(44)])
-                        w5_5 = np.int32(wf[wb + U(45)])
-                        w5_6 = np.int32(wf[wb + U(46)])
-                        w5_7 = np.int32(wf[wb + U(47)])
-                        w6_0 = np.int32(wf[wb + U(48)])
-                        w6_1 = np.int32(wf[wb + U(49)])
-                        w6_2 = np.int32(wf[wb + U(50)])
-                        w6_3 = np.int32(wf[wb + U(51)])
-                        w6_4 = np.int32(wf[wb + U(52)])
-                        w6_5 = np.int32(wf[wb + U(53)])
-                        w6_6 = np.int32(wf[wb + U(54)])
-                        w6_7 = np.int32(wf[wb + U(55)])
-                        w7_0 = np.int32(wf[wb + U(56)])
-                        w7_1 = np.int32(wf[wb + U(57)])
-                        w7_2 = np.int32(wf[wb + U(58)])
-                        w7_3 = np.int32(wf[wb + U(59)])
-                        w7_4 = np.int32(wf[wb + U(60)])
-                        w7_5 = np.int32(wf[wb + U(61)])
-                        w7_6 = np.int32(wf[wb + U(62)])
-                        w7_7 = np.int32(wf[wb + U(63)])
-                        for m in range(U(8)):
-                            v0 = np.int32(xf[xb + U(0) * hw + m])
-                            v1 = np.int32(xf[xb + U(1) * hw + m])
-                            v2 = np.int32(xf[xb + U(2) * hw + m])
-                            v3 = np.int32(xf[xb + U(3) * hw + m])
-                            v4 = np.int32(xf[xb + U(4) * hw + m])
-                            v5 = np.int32(xf[xb + U(5) * hw + m])
-                            v6 = np.int32(xf[xb + U(6) * hw + m])
-                            v7 = np.int32(xf[xb + U(7) * hw + m])
-                            acc_last[0, m] += w0_0 * v0 + w0_1 * v1 + w0_2 * v2 + w0_3 * v3 + w0_4 * v4 + w0_5 * v5 + w0_6 * v6 + w0_7 * v7
-                            acc_last[1, m] += w1_0 * v0 + w1_1 * v1 + w1_2 * v2 + w1_3 * v3 + w1_4 * v4 + w1_5 * v5 + w1_6 * v6 + w1_7 * v7
-                            acc_last[2, m] += w2_0 * v0 + w2_1 * v1 + w2_2 * v2 + w2_3 * v3 + w2_4 * v4 + w2_5 * v5 + w2_6 * v6 + w2_7 * v7
-                            acc_last[3, m] += w3_0 * v0 + w3_1 * v1 + w3_2 * v2 + w3_3 * v3 + w3_4 * v4 + w3_5 * v5 + w3_6 * v6 + w3_7 * v7
-                            acc_last[4, m] += w4_0 * v0 + w4_1 * v1 + w4_2 * v2 + w4_3 * v3 + w4_4 * v4 + w4_5 * v5 + w4_6 * v6 + w4_7 * v7
-                            acc_last[5, m] += w5_0 * v0 + w5_1 * v1 + w5_2 * v2 + w5_3 * v3 + w5_4 * v4 + w5_5 * v5 + w5_6 * v6 + w5_7 * v7
-                            acc_last[6, m] += w6_0 * v0 + w6_1 * v1 + w6_2 * v2 + w6_3 * v3 + w6_4 * v4 + w6_5 * v5 + w6_6 * v6 + w6_7 * v7
-                            acc_last[7, m] += w7_0 * v0 + w7_1 * v1 + w7_2 * v2 + w7_3 * v3 + w7_4 * v4 + w7_5 * v5 + w7_6 * v6 + w7_7 * v7
-                    for m in range(U(8)):
-                        yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(1) * hw + m0 + m] = acc_last[1, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(2) * hw + m0 + m] = acc_last[2, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(3) * hw + m0 + m] = acc_last[3, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(4) * hw + m0 + m] = acc_last[4, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(5) * hw + m0 + m] = acc_last[5, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(6) * hw + m0 + m] = acc_last[6, m]
-                    for m in range(U(8)):
-                        yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
-            else:
-                spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_sub, U(8), U(8))
+                yf[y0 + U(7) * hw + m0 + m] = acc_last[7, m]
+        if hw < U(8):
+            spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(8), hw_main, U(8), U(8))
