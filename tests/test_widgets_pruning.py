@@ -92,3 +92,16 @@ def test_explorer_updates():
     ex.sparsity.value = 0.9
     assert "4x1" in ex.info.value and "sparsity 0.901, 76 weights" in ex.info.value  # 19 of 192 blocks
     assert set(ex.method.options) == set(METHODS)
+
+
+def test_explorer_leaves_the_matplotlib_backend_alone():
+    pytest.importorskip("ipywidgets")
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # anything but Agg: an explorer that switched backends would break inline figures
+    try:
+        MaskExplorer(rand_W(2)).render("2:4", 0.5)
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)

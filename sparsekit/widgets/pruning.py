@@ -122,14 +122,12 @@ class MaskExplorer:
         self.update()
 
     def render(self, method: str, sparsity: float):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure  # no pyplot: leaves the notebook's backend alone
 
         mask = pattern_mask(self.W, method, sparsity)
         summ = mask_summary(self.W, mask)
-        fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2))
+        fig = Figure(figsize=(7.5, 3.2))
+        axes = fig.subplots(1, 2)
         axes[0].imshow(mask, cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
         axes[0].set_title(f"kept weights ({method})", fontsize=9)
         lim = float(np.abs(self.W).max()) or 1.0
@@ -140,7 +138,6 @@ class MaskExplorer:
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=80)
-        plt.close(fig)
         return buf.getvalue(), summ
 
     def update(self):
