@@ -21,6 +21,9 @@ _EXPORTS = {
     "csr_memory_bytes": "density",
     "dense_memory_bytes": "density",
     "break_even_density": "density",
+    "MaskExplorer": "pruning",
+    "pattern_mask": "pruning",
+    "mask_summary": "pruning",
 }
 
 
