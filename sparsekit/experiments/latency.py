@@ -222,12 +222,13 @@ def plot(doc, path):
 
     fig, ax = plt.subplots(1, 2, figsize=(10, 4))
     td = doc["dense"]["median_s"] * 1e3
-    for pat in doc["config"]["patterns"]:
+    for i, pat in enumerate(doc["config"]["patterns"]):
         rows = [r for r in doc["rows"] if r["pattern"] == pat and r["mode"] == "sparse"]
         s = [r["sparsity"] for r in rows]
-        ax[0].plot(s, [r["median_s"] * 1e3 for r in rows], "o-", label=f"sparse {pat}")
-        ax[1].plot(s, [r["speedup_vs_dense"] for r in rows], "o-", label=f"{pat} end to end")
-        ax[1].plot(s, [r["pointwise_speedup"] for r in rows], "x--", label=f"{pat} 1x1 convs only")
+        col = f"C{i}"
+        ax[0].plot(s, [r["median_s"] * 1e3 for r in rows], "o-", color=col, label=f"sparse {pat}")
+        ax[1].plot(s, [r["speedup_vs_dense"] for r in rows], "o-", color=col, label=f"{pat} end to end")
+        ax[1].plot(s, [r["pointwise_speedup"] for r in rows], "x--", color=col, label=f"{pat} 1x1 convs only")
     ax[0].axhline(td, color="k", ls=":", label="dense (ours)")
     if "torch" in doc:
         ax[0].axhline(doc["torch"]["median_s"] * 1e3, color="r", ls="--", label="PyTorch eager dense")
