@@ -97,7 +97,7 @@ def threads(n: int):
     if n > numba.config.NUMBA_NUM_THREADS:
         raise ValueError(f"{n} threads requested, numba was started with {numba.config.NUMBA_NUM_THREADS}")
     old = numba.get_num_threads()
-    with threadpool_limits(limits=n):
+    with threadpool_limits(limits=n, user_api="blas"):  # OpenMP is numba's: limiting it here slowed prange 50x
         numba.set_num_threads(n)
         try:
             yield n
