@@ -1,7 +1,7 @@
 """Tiny numpy + numba neural networks for the pruning and sparse-inference lessons.
 
 One module one job: :mod:`~sparsekit.nn.layers` (layers with forward and
-backward), :mod:`~sparsekit.nn.kernels` (numba im2col and depthwise loops),
+backward), the numba im2col and depthwise loops in :mod:`sparsekit.kernels`,
 :mod:`~sparsekit.nn.loss`, :mod:`~sparsekit.nn.optim` (SGD, Adam),
 :mod:`~sparsekit.nn.fold` (batch-norm folding), :mod:`~sparsekit.nn.models`
 (Sequential, MLP, depthwise-separable CNN, MobileNetV1),

@@ -20,9 +20,9 @@ import numbers
 
 import numpy as np
 
-from .kernels import (
-    bias_relu_, col2im, depthwise3x3_pad1, depthwise_backward, depthwise_forward, im2col, pad_nchw,
-)
+from ..kernels.bias_relu import bias_relu_
+from ..kernels.conv_depthwise import depthwise3x3_pad1, depthwise_backward, depthwise_forward
+from ..kernels.im2col import col2im, im2col, pad_nchw
 
 __all__ = [
     "Layer", "MatrixLayer", "Dense", "Conv2d", "PointwiseConv2d", "DepthwiseConv2d",

@@ -1,42 +1,10 @@
-"""Numba loops behind the convolution layers: im2col/col2im and depthwise convolution.
+"""Depthwise convolution (one k x k filter per channel, NCHW): forward, 3x3 fast path, backward.
 
-Shapes are NCHW.  These functions do no bounds checks: the layers in
-:mod:`sparsekit.nn.layers` validate shapes, stride and padding first.
-``xp`` arguments are inputs already zero-padded by ``pad`` on each side.
+No bounds checks: the layers in :mod:`sparsekit.nn.layers` validate shapes,
+stride and padding first.  ``xp`` arguments are inputs already zero-padded.
 """
 import numba
 import numpy as np
-
-
-@numba.njit(cache=True, nogil=True)
-def im2col(xp, kh, kw, stride, oh, ow, out):
-    """out[n, (c, i, j), (p, q)] = xp[n, c, p*stride + i, q*stride + j]."""
-    N, C = xp.shape[0], xp.shape[1]
-    for n in range(N):
-        for c in range(C):
-            for i in range(kh):
-                for j in range(kw):
-                    row = (c * kh + i) * kw + j
-                    for p in range(oh):
-                        base = p * ow
-                        for q in range(ow):
-                            out[n, row, base + q] = xp[n, c, p * stride + i, q * stride + j]
-
-
-@numba.njit(cache=True, nogil=True)
-def col2im(cols, kh, kw, stride, oh, ow, dxp):
-    """The adjoint of :func:`im2col`: scatter-add columns back into padded ``dxp`` (zeroed first)."""
-    N, C = dxp.shape[0], dxp.shape[1]
-    dxp[:] = 0.0
-    for n in range(N):
-        for c in range(C):
-            for i in range(kh):
-                for j in range(kw):
-                    row = (c * kh + i) * kw + j
-                    for p in range(oh):
-                        base = p * ow
-                        for q in range(ow):
-                            dxp[n, c, p * stride + i, q * stride + j] += cols[n, row, base + q]
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -113,22 +81,6 @@ def depthwise_forward(xp, w, b, stride, y, relu=False):
                 if relu:
                     for q in range(OW):
                         yr[q] = max(yr[q], 0.0)
-
-
-@numba.njit(cache=True, nogil=True, fastmath=True)
-def bias_relu_(y, b, relu):
-    """In place on ``y`` (N, C, P): add ``b[c]`` and, if ``relu``, clamp at zero -- one pass."""
-    N, C, P = y.shape
-    for n in range(N):
-        for c in range(C):
-            bc = b[c]
-            yr = y[n, c]
-            if relu:
-                for m in range(P):
-                    yr[m] = max(yr[m] + bc, 0.0)
-            else:
-                for m in range(P):
-                    yr[m] += bc
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -284,13 +236,3 @@ def depthwise_backward(xp, w, dy, stride, dw, dxp):
                             acc += g * xp[n, c, row, q * stride + j]
                             dxp[n, c, row, q * stride + j] += wv * g
                     dw[c, i, j] += acc
-
-
-def pad_nchw(x, pad):
-    """Zero-pad the two spatial axes of an NCHW array by ``pad`` on each side."""
-    if pad == 0:
-        return x
-    N, C, H, W = x.shape
-    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
-    xp[:, :, pad:pad + H, pad:pad + W] = x
-    return xp
