@@ -41,7 +41,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sparsekit.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="quick", choices=list(PRESETS),
-                   help="; ".join(f"{k}: {v['description']}" for k, v in PRESETS.items()))
+                   help="; ".join(f"{k}: {v['description'].replace('%', '%%')}" for k, v in PRESETS.items()))
     p.add_argument("--threads", type=_ints, help="thread counts, e.g. 1,2 (default: the preset's)")
     p.add_argument("--backends", type=_names, help="comma-separated backend names (default: the preset's)")
     p.add_argument("--blocks", type=_names, help="block shapes RxC (rows = C_out), e.g. 1x1,4x1")
