@@ -8,13 +8,14 @@ STAMP  := $(VENV)/.installed
 PYTEST_NB := -p no:cacheprovider --nbval --nbval-current-env \
              --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600
 
-.PHONY: lab test install test-unit test-notebooks exercises site clean help
+.PHONY: lab test install test-unit test-notebooks exercises site bench clean help
 
 help:
 	@echo "make lab    - install into .venv and open the course in JupyterLab"
 	@echo "make test   - install into .venv and run the whole suite (pytest + nbval)"
 	@echo "make site   - render the executed lessons and exercise prompts to _site/"
 	@echo "make exercises - regenerate exercises/ from solutions/"
+	@echo "make bench  - the quick benchmark preset against uncapped BLAS, with plots"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed")'
@@ -47,6 +48,10 @@ test-notebooks: install
 
 site: install
 	$(PY) -m sparsekit.site --out _site
+
+# Benchmarks compare against the best BLAS kernel: never under an OPENBLAS_CORETYPE cap.
+bench: install
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) -m sparsekit.bench --preset quick --plot
 
 exercises: install
 	$(PY) -m sparsekit.grading.generate
