@@ -291,6 +291,23 @@ def _n_rows_padded(A) -> int:
     return (A.indptr.shape[0] - 1) * A.blocksize[0]
 
 
+def _result_buffer(out, rows: int, shape: tuple, dtype) -> np.ndarray:
+    """Where a kernel writes: ``out`` itself when it has the padded row count, else a new array."""
+    if out is not None and rows == shape[0]:
+        return out
+    return np.empty((rows, shape[1]), dtype=dtype)
+
+
+def _trim_result(Y: np.ndarray, out, n_rows: int) -> np.ndarray:
+    """Drop the padded rows of ``Y``; copy into ``out`` when the kernel could not write there."""
+    if Y is out:
+        return out
+    if out is not None:
+        out[...] = Y[:n_rows]
+        return out
+    return Y[:n_rows]
+
+
 def spmm(A, X, *, variant: str = "auto", tile=None, out=None) -> np.ndarray:
     """``Y = A @ X`` for sparse ``A`` (CSR/BCSR) and dense 2-D ``X``; see the module docstring.
 
@@ -313,20 +330,12 @@ def spmm(A, X, *, variant: str = "auto", tile=None, out=None) -> np.ndarray:
     v, t = _choose(A, dtype, X.shape[1], variant, tile)
     Xp = _padded_x(A, X)
     rows = _n_rows_padded(A)
-    if out is not None and rows == shape[0]:
-        Y = out
-    else:
-        Y = np.empty((rows, shape[1]), dtype=dtype)
+    Y = _result_buffer(out, rows, shape, dtype)
     if A.nnz == 0 or shape[1] == 0 or rows == 0:
         Y[...] = 0
     else:
         _spmm_run(A, Xp, v, t, Y)
-    if Y is out:
-        return out
-    if out is not None:
-        out[...] = Y[: shape[0]]
-        return out
-    return Y[: shape[0]]
+    return _trim_result(Y, out, shape[0])
 
 
 def spmv(A, x, *, variant: str = "auto") -> np.ndarray:

@@ -179,30 +179,20 @@ def spmm_int8(Q: Int8BCSR, X8, *, tile=None, out=None) -> np.ndarray:
         if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != np.int32 \
                 or not out.flags.c_contiguous or not out.flags.writeable:
             raise ValueError(f"out must be a writeable C-contiguous int32 array of shape {shape}")
+    from .dispatch import _ensure_compiled, _n_rows_padded, _padded_x, _result_buffer, _trim_result
+
     r, c = Q.blocksize
-    rows = (Q.indptr.shape[0] - 1) * r
-    padded = -(-Q.shape[1] // c) * c
-    X8 = np.ascontiguousarray(X8)
-    if X8.shape[0] != padded:
-        xp = np.zeros((padded, X8.shape[1]), np.int8)
-        xp[: X8.shape[0]] = X8
-        X8 = xp
-    Y = out if (out is not None and rows == shape[0]) else np.empty((rows, shape[1]), np.int32)
+    rows = _n_rows_padded(Q)
+    X8 = _padded_x(Q, np.ascontiguousarray(X8))
+    Y = _result_buffer(out, rows, shape, np.int32)
     if Q.nblocks == 0 or shape[1] == 0 or rows == 0:
         Y[...] = 0
     else:
         kern = _tiled.get_kernel(r, c, int(tile), "int8")
         args = (Q.data.reshape(-1), Q.indices, Q.indptr, X8.reshape(-1), Y.reshape(-1), shape[1])
-        from .dispatch import _ensure_compiled
-
         _ensure_compiled(kern, args, "int8")
         kern(*args)
-    if Y is out:
-        return out
-    if out is not None:
-        out[...] = Y[: shape[0]]
-        return out
-    return Y[: shape[0]]
+    return _trim_result(Y, out, shape[0])
 
 
 def qmatmul(Q: Int8BCSR, X, x_scale=None) -> np.ndarray:
