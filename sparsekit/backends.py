@@ -439,7 +439,7 @@ def _registry() -> list:
                 _numba_check("scalar"), _build_numba("scalar"), variant="scalar"),
         Backend("numba-simd", "numba kernel vectorised for this CPU (the fast path of A @ X, 1 thread)",
                 _numba_check("simd"), _build_numba("simd"), variant="simd"),
-        Backend("numba-parallel", "numba SIMD kernel with prange over (block) rows, all threads",
+        Backend("numba-parallel", "numba SIMD kernel, work split over all threads (prange)",
                 _numba_check("parallel"), _build_numba("parallel"), parallel=True, variant="parallel"),
     ]
     for isa, label in (("sse2", "generic x86-64 (SSE2, 128-bit)"), ("avx2", "AVX2 + FMA (256-bit)"),

@@ -31,7 +31,8 @@ Variants (``VARIANTS``)
     ``"scalar"``     the fast kernel's own source compiled with LLVM's vectorisers off (no ymm
                      instructions: ``tests/test_asm.py`` checks the machine code);
     ``"simd"``       the fast kernel: register-tiled and vectorised, one thread;
-    ``"parallel"``   the same with ``numba.prange`` over (block) rows; uses ``numba.get_num_threads()``;
+    ``"parallel"``   the same split into ``numba.get_num_threads()`` pieces: HW tiles when HW is
+                     wide, else block rows cut at equal numbers of stored blocks (``split_work``);
     ``"auto"``       ``simd`` or ``parallel`` and the tile, chosen from :data:`AUTO_TILE`.
 
 ``tile`` (spmm only): the HW tile width of the register-tiled kernels (block
@@ -264,6 +265,8 @@ def _spmm_run(A, X, variant, tile, Y):
         if kern is None:
             kern = _kernels[(block, tile, variant)] = _tiled.get_kernel(*block, tile, variant)
         args = (wf, A.indices, A.indptr, xf, yf, n_cols)
+        if variant == "parallel":
+            args += (numba.get_num_threads(),)
     else:
         r, c = block
         kern = {"simd": _gen.spmm_bcsr_general, "scalar": _gen.spmm_bcsr_general_scalar,

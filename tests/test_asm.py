@@ -60,7 +60,8 @@ def test_simd_tiled_kernels_use_ymm_fma(r, c, t, dtype, suffix):
 
 
 def test_parallel_tiled_kernel_uses_ymm_fma():
-    asm = fresh_asm(tiled.get_kernel(4, 1, 8, "parallel").py_func, tiled_args(4, 1, 8, np.float32), "parallel", parallel=True)
+    args = tiled_args(4, 1, 8, np.float32) + (2,)  # n_threads
+    asm = fresh_asm(tiled.get_kernel(4, 1, 8, "parallel").py_func, args, "parallel", parallel=True)
     # the prange body is a separate gufunc; numba's inspect_asm lists the whole library
     assert any(op.startswith("vfmadd") and op.endswith("ps") and "%ymm" in a for op, a in instructions(asm))
 

@@ -105,16 +105,66 @@ def test_every_tile_width_float32(block, tile):
         np.testing.assert_allclose(dispatch.spmm(A, X, variant="simd", tile=tile), W @ X, **tol(np.float32))
 
 
-def test_large_operand_parallel_matches_serial_bitwise():
-    # Same tile, same summation order per output: parallel and serial agree exactly.
+@pytest.mark.parametrize("n_threads, tiles_split", [(2, False), (3, True)])
+def test_large_operand_parallel_matches_serial_bitwise(n_threads, tiles_split):
+    # Same tile, same summation order per output: parallel and serial agree exactly,
+    # whether the rows or the HW tiles are split (16 block rows, 25 tiles of 16).
     rng = np.random.default_rng(7)
-    W = block_sparse(rng, 256, 128, (4, 1), 0.2, np.float32)
-    X = rng.standard_normal((128, 200)).astype(np.float32)
+    W = block_sparse(rng, 64, 128, (4, 1), 0.2, np.float32)
+    X = rng.standard_normal((128, 403)).astype(np.float32)
     A = BCSR.from_dense(W, blocksize=(4, 1))
+    plan = tiled.split_work(A.indptr, 403 // 16, n_threads)
+    assert (plan[0, 3] - plan[0, 2] < 403 // 16) == tiles_split
     Ys = dispatch.spmm(A, X, variant="simd", tile=16)
-    Yp = dispatch.spmm(A, X, variant="parallel", tile=16)
+    Yp = np.empty_like(Ys)
+    kern = tiled.get_kernel(4, 1, 16, "parallel")
+    args = (A.data.reshape(-1), A.indices, A.indptr, X.reshape(-1), Yp.reshape(-1), X.shape[1], n_threads)
+    tiled.compile_for(kern, args, "parallel")
+    kern(*args)
     assert np.array_equal(Ys, Yp)
     np.testing.assert_allclose(Ys, W @ X, **tol(np.float32))
+    assert np.array_equal(dispatch.spmm(A, X, variant="parallel", tile=16), Ys)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3, 7])
+def test_parallel_row_split_matches_serial_bitwise(n_threads):
+    # HW too narrow to split the tiles: the rows are split, here with very uneven rows.
+    rng = np.random.default_rng(n_threads)
+    W = block_sparse(rng, 64, 96, (4, 1), 0.3, np.float32)
+    W[:8] = rng.standard_normal((8, 96))  # two dense block rows at the top
+    X = rng.standard_normal((96, 21)).astype(np.float32)
+    A = BCSR.from_dense(W, blocksize=(4, 1))
+    Ys = dispatch.spmm(A, X, variant="simd", tile=8)
+    Yp = np.empty_like(Ys)
+    kern = tiled.get_kernel(4, 1, 8, "parallel")
+    args = (A.data.reshape(-1), A.indices, A.indptr, X.reshape(-1), Yp.reshape(-1), X.shape[1], n_threads)
+    tiled.compile_for(kern, args, "parallel")
+    kern(*args)
+    assert np.array_equal(Ys, Yp)
+
+
+@given(st.lists(st.integers(0, 50), max_size=40), st.integers(0, 60), st.integers(1, 8))
+@settings(max_examples=200, deadline=None)
+def test_split_work_covers_everything_once_and_balances(row_nnz, n_tiles, n_parts):
+    indptr = np.concatenate([[5], 5 + np.cumsum(row_nnz)]).astype(np.int32)  # need not start at 0
+    plan = tiled.split_work(indptr, n_tiles, n_parts)
+    n_rows = len(row_nnz)
+    assert plan.shape == (n_parts, 5)
+    covered = np.zeros((n_rows, n_tiles + 1), int)  # the last column stands for the leftover HW
+    for b0, b1, t0, t1, last in plan:
+        assert 0 <= b0 <= b1 <= n_rows and 0 <= t0 <= t1 <= n_tiles
+        covered[b0:b1, t0:t1] += 1
+        covered[b0:b1, n_tiles] += last
+    assert (covered == 1).all()
+    if n_rows < tiled.MIN_ROWS_PER_THREAD * n_parts and n_tiles >= tiled.MIN_TILES_PER_THREAD * n_parts:
+        # tiles split: equal shares, +-1 tile
+        shares = plan[:, 3] - plan[:, 2]
+        assert shares.max() - shares.min() <= 1
+    else:  # rows split: no piece exceeds its fair share by more than one row's cost
+        cost = np.array(row_nnz) + 1
+        pieces = [cost[b0:b1].sum() for b0, b1, *_ in plan]
+        worst_row = cost.max() if n_rows else 0
+        assert max(pieces) <= cost.sum() / n_parts + worst_row
 
 
 def test_generated_files_match_the_template():

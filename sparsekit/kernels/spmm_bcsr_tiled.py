@@ -15,7 +15,7 @@ template for every (r, c, T)):
 
 .. code-block:: text
 
-    for each block row bi:                      (prange in the parallel variant)
+    for each block row bi:                      (parallel variant: see below)
         for each tile of T columns of HW:        acc = R x T tile on the stack
             acc = 0
             for each stored block k of row bi:   (column block j = indices[k])
@@ -41,7 +41,11 @@ Variants of the same source:
                   ymm FMAs;
 * ``scalar``   -- the same source compiled with LLVM's loop and SLP vectorisers switched
                   off (see :func:`scalar_codegen`): scalar ``vfmadd231ss``, no ymm;
-* ``parallel`` -- ``prange`` over block rows (``parallel=True``);
+* ``parallel`` -- one piece of work per thread (``prange``, ``parallel=True``), cut by
+                  :func:`split_work`: with enough HW tiles each thread takes every block
+                  row for its share of the tiles (equal work, however uneven the rows);
+                  otherwise the block rows are cut at equal numbers of stored blocks.
+                  Every output is computed with the same operations as in ``simd``;
 * ``int8``     -- int8 weights and activations, int32 accumulators and output.
 
 Kernels are generated, written to ``sparsekit/kernels/gen/`` (so numba's
@@ -51,7 +55,9 @@ load it from numba's cache.  ``python -m sparsekit.kernels.spmm_bcsr_tiled``
 regenerates the files; a test checks they match this template.
 
 Generated kernels take flattened arrays: ``kernel(wf, indices, indptr, xf,
-yf, n_cols)`` with ``wf = data.reshape(-1)``, ``xf = X.reshape(-1)``, ``yf =
+yf, n_cols)`` (the parallel ones one more argument, ``n_threads``: the number of
+pieces the work is split into; ``numba.get_num_threads()`` inside a kernel would
+stop numba from caching it) with ``wf = data.reshape(-1)``, ``xf = X.reshape(-1)``, ``yf =
 Y.reshape(-1)`` (views) and ``n_cols`` = HW.  (Reshaping inside the kernel
 instead stopped LLVM from vectorising the ``m`` loop.)  Indices are computed
 in unsigned 64-bit integers, for which numba emits no negative-index
@@ -97,6 +103,7 @@ from sparsekit.kernels.spmm_bcsr_tiled import (
     spmm_bcsr_tail,
     spmm_bcsr_tail_int8,
     spmm_bcsr_tail_scalar,
+    split_work,
 )
 from sparsekit.kernels.stack_tile import stack_tile
 
@@ -109,16 +116,22 @@ def kernel_name(r: int, c: int, tile: int, variant: str) -> str:
 
 
 def kernel_source(r: int, c: int, tile: int, variant: str) -> str:
-    """The Python source of one generated kernel (what the template expands to)."""
+    """The Python source of one generated kernel (what the template expands to).
+
+    The ``parallel`` variant is two functions: ``..._range`` (the serial loops over
+    a range of block rows and HW tiles) and the ``prange`` driver that splits the
+    work with :func:`split_work` and runs one range per thread.
+    """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     R, C, T = int(r), int(c), int(tile)
     if R < 1 or C < 1 or T < 1:
         raise ValueError(f"block and tile must be positive, got r={r}, c={c}, tile={tile}")
+    if variant == "parallel":
+        return _range_source(R, C, T) + "\n\n" + _parallel_source(R, C, T)
     name = kernel_name(R, C, T, variant)
     int8 = variant == "int8"
-    opts = "cache=True, nogil=True, fastmath=FASTMATH" + (", parallel=True" if variant == "parallel" else "")
-    rng = "numba.prange" if variant == "parallel" else "range"
+    opts = "cache=True, nogil=True, fastmath=FASTMATH"
     tail = {"int8": "spmm_bcsr_tail_int8", "scalar": "spmm_bcsr_tail_scalar"}.get(variant, "spmm_bcsr_tail")
     lines = [
         f"@numba.njit({opts})",
@@ -132,22 +145,63 @@ def kernel_source(r: int, c: int, tile: int, variant: str) -> str:
     # overlap columns already done (it recomputes them with the same operations).  Only an
     # HW below 8 takes the general loop.
     lines.append(f"    n_last = (hw - hw_main + U({SUBTILE - 1})) // U({SUBTILE}) if hw >= U({SUBTILE}) else U(0)")
-    lines += [
-        f"    for bi in {rng}(n_brows):",
+    lines += _row_loops(R, C, T, "range(n_brows)", f"range(U(0), hw_main, U({T}))", tail, int8,
+                        f"hw < U({SUBTILE})")
+    return "\n".join(lines) + "\n"
+
+
+def _row_loops(R: int, C: int, T: int, rows: str, tiles: str, tail: str, int8: bool, short: str) -> list:
+    """Source lines of the loop over block rows ``rows``: the T-wide tiles ``tiles``, then
+    the last columns (``n_last`` 8-wide tiles, or the general loop ``tail`` when ``short``: HW < 8)."""
+    lines = [
+        f"    for bi in {rows}:",
         "        k0 = U(indptr[bi])",
         "        k1 = U(indptr[bi + 1])",
         f"        y0 = U(bi) * U({R}) * hw",
     ]
-    lines += _tile_loop(R, C, T, "acc", [f"        for m0 in range(U(0), hw_main, U({T})):"], int8)
+    lines += _tile_loop(R, C, T, "acc", [f"        for m0 in {tiles}:"], int8)
     lines += _tile_loop(R, C, SUBTILE, "acc_last", [
         "        for s in range(n_last):",
         f"            m0 = min(hw_main + s * U({SUBTILE}), hw - U({SUBTILE}))",
     ], int8)
     lines += [
-        f"        if hw < U({SUBTILE}):",
+        f"        if {short}:",
         f"            {tail}(wf, indices, k0, k1, xf, yf, hw, U(bi) * U({R}), hw_main, U({R}), U({C}))",
     ]
+    return lines
+
+
+def range_kernel_name(r: int, c: int, tile: int) -> str:
+    return f"spmm_bcsr_{r}x{c}_t{tile}_range"
+
+
+def _range_source(R: int, C: int, T: int) -> str:
+    """The serial loops of the parallel variant over block rows ``b0:b1`` and HW tiles ``t0:t1``."""
+    lines = [
+        "@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)",
+        f"def {range_kernel_name(R, C, T)}(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, last):",
+        f'    """Block rows b0:b1, HW tiles t0:t1 ({T} wide) and, if ``last``, the HW % {T} columns'
+        ' after the last whole tile (generated)."""',
+        "    hw = U(n_cols)",
+        f"    hw_main = hw - hw % U({T})",
+        f"    n_last = (hw - hw_main + U({SUBTILE - 1})) // U({SUBTILE}) if last and hw >= U({SUBTILE}) else U(0)",
+    ]
+    lines += _row_loops(R, C, T, "range(b0, b1)", f"range(U(t0) * U({T}), U(t1) * U({T}), U({T}))",
+                        "spmm_bcsr_tail", False, f"last and hw < U({SUBTILE})")
     return "\n".join(lines) + "\n"
+
+
+def _parallel_source(R: int, C: int, T: int) -> str:
+    return "\n".join([
+        "@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)",
+        f"def {kernel_name(R, C, T, 'parallel')}(wf, indices, indptr, xf, yf, n_cols, n_threads):",
+        f'    """Y = W @ X for {R}x{C} blocks, HW tile {T}, variant \'parallel\' (generated): one'
+        ' range of rows or tiles per thread."""',
+        f"    plan = split_work(indptr, n_cols // {T}, n_threads)",
+        "    for p in numba.prange(plan.shape[0]):",
+        f"        {range_kernel_name(R, C, T)}(wf, indices, indptr, xf, yf, n_cols,",
+        f"        {' ' * len(range_kernel_name(R, C, T))} U(plan[p, 0]), U(plan[p, 1]), plan[p, 2], plan[p, 3], plan[p, 4] != 0)",
+    ]) + "\n"
 
 
 def _tile_loop(R: int, C: int, T: int, acc: str, head: list, int8: bool) -> list:
@@ -263,6 +317,61 @@ def spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, y0, m_start, r, c):
                 yr = (y0 + ii) * hw
                 for m in range(m_start, hw):
                     yf[yr + m] += w * np.int32(xf[xr + m])
+
+
+# -- how the parallel variant splits the work ---------------------------------------------
+
+#: The parallel kernels split the block rows among the threads when there are at least
+#: ``MIN_ROWS_PER_THREAD`` per thread; with fewer rows (and at least ``MIN_TILES_PER_THREAD``
+#: whole HW tiles per thread) they split HW instead.
+MIN_ROWS_PER_THREAD = 8
+MIN_TILES_PER_THREAD = 4
+
+
+@numba.njit(cache=True, nogil=True)
+def split_work(indptr, n_tiles, n_parts):
+    """One piece of work per thread: ``plan[p] = (b0, b1, t0, t1, last)``.
+
+    Thread ``p`` computes block rows ``b0:b1`` for the HW tiles ``t0:t1`` and, if
+    ``last`` is 1, the columns after the last whole tile.  Normally the block rows are
+    split where the running count of (stored blocks + 1) per row crosses ``p / n_parts``
+    of the total -- a split by row *count* would give one thread the denser half.  With
+    only a few block rows per thread (the first layers of a CNN: few channels, wide HW)
+    rows are too coarse to balance, so the HW tiles are split evenly instead: every
+    thread then does the same number of multiply-adds, whatever the rows hold (but reads
+    all of ``W``, which is why this is not the default).
+    """
+    n_parts = max(n_parts, 1)
+    n_brows = indptr.shape[0] - 1
+    plan = np.zeros((n_parts, 5), np.int64)
+    if n_brows < MIN_ROWS_PER_THREAD * n_parts and n_tiles >= MIN_TILES_PER_THREAD * n_parts:
+        for p in range(n_parts):
+            plan[p, 1] = n_brows
+            plan[p, 2] = n_tiles * p // n_parts
+            plan[p, 3] = n_tiles * (p + 1) // n_parts
+        plan[n_parts - 1, 4] = 1
+        return plan
+    k_first = np.int64(indptr[0])
+    total = np.int64(indptr[n_brows]) - k_first + n_brows
+    b = 0
+    for p in range(n_parts):
+        plan[p, 0] = b
+        if p == n_parts - 1:
+            b = n_brows
+        else:
+            target = total * (p + 1) // n_parts
+            while b < n_brows and np.int64(indptr[b + 1]) - k_first + b + 1 <= target:
+                b += 1
+            # the row that crosses the target goes where it leaves the smaller imbalance
+            if b < n_brows:
+                below = target - (np.int64(indptr[b]) - k_first + b)
+                above = np.int64(indptr[b + 1]) - k_first + b + 1 - target
+                if above < below:
+                    b += 1
+        plan[p, 1] = b
+        plan[p, 3] = n_tiles
+        plan[p, 4] = 1
+    return plan
 
 
 # -- lazy lookup and the scalar codegen switch --------------------------------------------

@@ -12,6 +12,7 @@ from sparsekit.kernels.spmm_bcsr_tiled import (
     spmm_bcsr_tail,
     spmm_bcsr_tail_int8,
     spmm_bcsr_tail_scalar,
+    split_work,
 )
 from sparsekit.kernels.stack_tile import stack_tile
 
@@ -522,19 +523,18 @@ def spmm_bcsr_1x1_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
             spmm_bcsr_tail_scalar(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
-def spmm_bcsr_1x1_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
-    """Y = W @ X for 1x1 blocks, HW tile 8, variant 'parallel' (generated)."""
-    n_brows = indptr.shape[0] - 1
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def spmm_bcsr_1x1_t8_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, last):
+    """Block rows b0:b1, HW tiles t0:t1 (8 wide) and, if ``last``, the HW % 8 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
-    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
-    for bi in numba.prange(n_brows):
+    n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
+    for bi in range(b0, b1):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
         acc = numba.carray(stack_tile(8, yf), (1, 8))
-        for m0 in range(U(0), hw_main, U(8)):
+        for m0 in range(U(t0) * U(8), U(t1) * U(8), U(8)):
             for m in range(8):
                 acc[0, m] = 0
             for k in range(k0, k1):
@@ -560,23 +560,31 @@ def spmm_bcsr_1x1_t8_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-        if hw < U(8):
+        if last and hw < U(8):
             spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
-def spmm_bcsr_1x1_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
-    """Y = W @ X for 1x1 blocks, HW tile 16, variant 'parallel' (generated)."""
-    n_brows = indptr.shape[0] - 1
+def spmm_bcsr_1x1_t8_parallel(wf, indices, indptr, xf, yf, n_cols, n_threads):
+    """Y = W @ X for 1x1 blocks, HW tile 8, variant 'parallel' (generated): one range of rows or tiles per thread."""
+    plan = split_work(indptr, n_cols // 8, n_threads)
+    for p in numba.prange(plan.shape[0]):
+        spmm_bcsr_1x1_t8_range(wf, indices, indptr, xf, yf, n_cols,
+                               U(plan[p, 0]), U(plan[p, 1]), plan[p, 2], plan[p, 3], plan[p, 4] != 0)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def spmm_bcsr_1x1_t16_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, last):
+    """Block rows b0:b1, HW tiles t0:t1 (16 wide) and, if ``last``, the HW % 16 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
-    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
-    for bi in numba.prange(n_brows):
+    n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
+    for bi in range(b0, b1):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
         acc = numba.carray(stack_tile(16, yf), (1, 16))
-        for m0 in range(U(0), hw_main, U(16)):
+        for m0 in range(U(t0) * U(16), U(t1) * U(16), U(16)):
             for m in range(16):
                 acc[0, m] = 0
             for k in range(k0, k1):
@@ -602,23 +610,31 @@ def spmm_bcsr_1x1_t16_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-        if hw < U(8):
+        if last and hw < U(8):
             spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
-def spmm_bcsr_1x1_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
-    """Y = W @ X for 1x1 blocks, HW tile 24, variant 'parallel' (generated)."""
-    n_brows = indptr.shape[0] - 1
+def spmm_bcsr_1x1_t16_parallel(wf, indices, indptr, xf, yf, n_cols, n_threads):
+    """Y = W @ X for 1x1 blocks, HW tile 16, variant 'parallel' (generated): one range of rows or tiles per thread."""
+    plan = split_work(indptr, n_cols // 16, n_threads)
+    for p in numba.prange(plan.shape[0]):
+        spmm_bcsr_1x1_t16_range(wf, indices, indptr, xf, yf, n_cols,
+                                U(plan[p, 0]), U(plan[p, 1]), plan[p, 2], plan[p, 3], plan[p, 4] != 0)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def spmm_bcsr_1x1_t24_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, last):
+    """Block rows b0:b1, HW tiles t0:t1 (24 wide) and, if ``last``, the HW % 24 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
-    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
-    for bi in numba.prange(n_brows):
+    n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
+    for bi in range(b0, b1):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
         acc = numba.carray(stack_tile(24, yf), (1, 24))
-        for m0 in range(U(0), hw_main, U(24)):
+        for m0 in range(U(t0) * U(24), U(t1) * U(24), U(24)):
             for m in range(24):
                 acc[0, m] = 0
             for k in range(k0, k1):
@@ -644,23 +660,31 @@ def spmm_bcsr_1x1_t24_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-        if hw < U(8):
+        if last and hw < U(8):
             spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
-def spmm_bcsr_1x1_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
-    """Y = W @ X for 1x1 blocks, HW tile 32, variant 'parallel' (generated)."""
-    n_brows = indptr.shape[0] - 1
+def spmm_bcsr_1x1_t24_parallel(wf, indices, indptr, xf, yf, n_cols, n_threads):
+    """Y = W @ X for 1x1 blocks, HW tile 24, variant 'parallel' (generated): one range of rows or tiles per thread."""
+    plan = split_work(indptr, n_cols // 24, n_threads)
+    for p in numba.prange(plan.shape[0]):
+        spmm_bcsr_1x1_t24_range(wf, indices, indptr, xf, yf, n_cols,
+                                U(plan[p, 0]), U(plan[p, 1]), plan[p, 2], plan[p, 3], plan[p, 4] != 0)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def spmm_bcsr_1x1_t32_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, last):
+    """Block rows b0:b1, HW tiles t0:t1 (32 wide) and, if ``last``, the HW % 32 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
-    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
-    for bi in numba.prange(n_brows):
+    n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
+    for bi in range(b0, b1):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
         acc = numba.carray(stack_tile(32, yf), (1, 32))
-        for m0 in range(U(0), hw_main, U(32)):
+        for m0 in range(U(t0) * U(32), U(t1) * U(32), U(32)):
             for m in range(32):
                 acc[0, m] = 0
             for k in range(k0, k1):
@@ -686,23 +710,31 @@ def spmm_bcsr_1x1_t32_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-        if hw < U(8):
+        if last and hw < U(8):
             spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
-def spmm_bcsr_1x1_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
-    """Y = W @ X for 1x1 blocks, HW tile 48, variant 'parallel' (generated)."""
-    n_brows = indptr.shape[0] - 1
+def spmm_bcsr_1x1_t32_parallel(wf, indices, indptr, xf, yf, n_cols, n_threads):
+    """Y = W @ X for 1x1 blocks, HW tile 32, variant 'parallel' (generated): one range of rows or tiles per thread."""
+    plan = split_work(indptr, n_cols // 32, n_threads)
+    for p in numba.prange(plan.shape[0]):
+        spmm_bcsr_1x1_t32_range(wf, indices, indptr, xf, yf, n_cols,
+                                U(plan[p, 0]), U(plan[p, 1]), plan[p, 2], plan[p, 3], plan[p, 4] != 0)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def spmm_bcsr_1x1_t48_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, last):
+    """Block rows b0:b1, HW tiles t0:t1 (48 wide) and, if ``last``, the HW % 48 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
-    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
-    for bi in numba.prange(n_brows):
+    n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
+    for bi in range(b0, b1):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
         acc = numba.carray(stack_tile(48, yf), (1, 48))
-        for m0 in range(U(0), hw_main, U(48)):
+        for m0 in range(U(t0) * U(48), U(t1) * U(48), U(48)):
             for m in range(48):
                 acc[0, m] = 0
             for k in range(k0, k1):
@@ -728,23 +760,31 @@ def spmm_bcsr_1x1_t48_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-        if hw < U(8):
+        if last and hw < U(8):
             spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
-def spmm_bcsr_1x1_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
-    """Y = W @ X for 1x1 blocks, HW tile 64, variant 'parallel' (generated)."""
-    n_brows = indptr.shape[0] - 1
+def spmm_bcsr_1x1_t48_parallel(wf, indices, indptr, xf, yf, n_cols, n_threads):
+    """Y = W @ X for 1x1 blocks, HW tile 48, variant 'parallel' (generated): one range of rows or tiles per thread."""
+    plan = split_work(indptr, n_cols // 48, n_threads)
+    for p in numba.prange(plan.shape[0]):
+        spmm_bcsr_1x1_t48_range(wf, indices, indptr, xf, yf, n_cols,
+                                U(plan[p, 0]), U(plan[p, 1]), plan[p, 2], plan[p, 3], plan[p, 4] != 0)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+def spmm_bcsr_1x1_t64_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, last):
+    """Block rows b0:b1, HW tiles t0:t1 (64 wide) and, if ``last``, the HW % 64 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
-    n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
-    for bi in numba.prange(n_brows):
+    n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
+    for bi in range(b0, b1):
         k0 = U(indptr[bi])
         k1 = U(indptr[bi + 1])
         y0 = U(bi) * U(1) * hw
         acc = numba.carray(stack_tile(64, yf), (1, 64))
-        for m0 in range(U(0), hw_main, U(64)):
+        for m0 in range(U(t0) * U(64), U(t1) * U(64), U(64)):
             for m in range(64):
                 acc[0, m] = 0
             for k in range(k0, k1):
@@ -770,8 +810,17 @@ def spmm_bcsr_1x1_t64_parallel(wf, indices, indptr, xf, yf, n_cols):
                     acc_last[0, m] += w0_0 * v0
             for m in range(U(8)):
                 yf[y0 + U(0) * hw + m0 + m] = acc_last[0, m]
-        if hw < U(8):
+        if last and hw < U(8):
             spmm_bcsr_tail(wf, indices, k0, k1, xf, yf, hw, U(bi) * U(1), hw_main, U(1), U(1))
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
+def spmm_bcsr_1x1_t64_parallel(wf, indices, indptr, xf, yf, n_cols, n_threads):
+    """Y = W @ X for 1x1 blocks, HW tile 64, variant 'parallel' (generated): one range of rows or tiles per thread."""
+    plan = split_work(indptr, n_cols // 64, n_threads)
+    for p in numba.prange(plan.shape[0]):
+        spmm_bcsr_1x1_t64_range(wf, indices, indptr, xf, yf, n_cols,
+                                U(plan[p, 0]), U(plan[p, 1]), plan[p, 2], plan[p, 3], plan[p, 4] != 0)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
