@@ -93,21 +93,24 @@ VARIANTS = ("auto", "reference", "scalar", "simd", "parallel")
 
 #: Best HW tile per (block shape, dtype) for the register-tiled kernels.
 #: Measured 2026-11-24 on the reference machine (AMD EPYC Zen3, AVX2+FMA, 16 ymm
-#: registers, 2 cores shared with other jobs): 1 thread, MobileNetV1's 13 pointwise
-#: layers at 90% block sparsity, each generated kernel called directly, median of 7
-#: runs after a warm-up call, summed over the layers; every tile in ``TILES`` tried
-#: for float32, 8/16/32 for float64.  float32 totals (ms) of the winners: 8x1 t8 2.38,
-#: 4x4 t8 2.35, 8x8 t8 2.35, 4x1 t8 2.56, 2x2 t24 2.72, 1x8 t32 3.27, 1x4 t24 3.35,
-#: 1x1 t48 3.47 (dense OpenBLAS float32, 1 thread: 12.9 ms).  Re-measure with
-#: ``python -m sparsekit.bench`` on another CPU (AVX-512 has 32 registers: wider tiles).
+#: registers, quiet): 1 thread, MobileNetV1's 13 pointwise layers at 50%, 70% and 90%
+#: block sparsity, each generated kernel called directly, median of 7 rounds (all tiles
+#: of a block timed round-robin), summed over the layers; every tile in ``TILES`` for
+#: float32, 8/16/32 for float64.  The tile that wins at 90% wins or ties (within 2%) at
+#: 50% and 70% for every float32 block but 2x2 (t16 is 4% faster at 50%) and 8x8 (t64 is
+#: 5% faster at 50%), so one tile per block is kept.  float32 totals at 90% (ms; dense
+#: OpenBLAS 1 thread 12.7-16.2 ms): 8x1 t8 1.85, 4x1 t16 1.83 (t8 2.36), 4x4 t64 2.16,
+#: 8x8 t8 1.98, 2x2 t24 2.54, 1x4 t48 3.13, 1x8 t48 3.31, 1x1 t48 4.75.  A tile one step
+#: off costs 5-50%; the wrong one up to 2.5x.  Re-measure on another CPU (AVX-512 has 32
+#: registers: wider tiles): time each tile with ``spmm(A, X, tile=t)`` as above.
 AUTO_TILE = {
     ((1, 1), "float32"): 48,
-    ((1, 4), "float32"): 24,
-    ((4, 1), "float32"): 8,
+    ((1, 4), "float32"): 48,
+    ((4, 1), "float32"): 16,
     ((2, 2), "float32"): 24,
-    ((4, 4), "float32"): 8,
+    ((4, 4), "float32"): 64,
     ((8, 1), "float32"): 8,
-    ((1, 8), "float32"): 32,
+    ((1, 8), "float32"): 48,
     ((8, 8), "float32"): 8,
     ((1, 1), "float64"): 32,
     ((1, 4), "float64"): 32,
