@@ -31,8 +31,9 @@ Variants (``VARIANTS``)
     ``"scalar"``     the fast kernel's own source compiled with LLVM's vectorisers off (no ymm
                      instructions: ``tests/test_asm.py`` checks the machine code);
     ``"simd"``       the fast kernel: register-tiled and vectorised, one thread;
-    ``"parallel"``   the same split into ``numba.get_num_threads()`` pieces: HW tiles when HW is
-                     wide, else block rows cut at equal numbers of stored blocks (``split_work``);
+    ``"parallel"``   the same split into ``numba.get_num_threads()`` pieces: block rows cut at
+                     equal numbers of stored blocks, or HW tiles when there are few block rows
+                     (``spmm_bcsr_tiled.work_part``);
     ``"auto"``       ``simd`` or ``parallel`` and the tile, chosen from :data:`AUTO_TILE`.
 
 ``tile`` (spmm only): the HW tile width of the register-tiled kernels (block

@@ -42,9 +42,8 @@ Variants of the same source:
 * ``scalar``   -- the same source compiled with LLVM's loop and SLP vectorisers switched
                   off (see :func:`scalar_codegen`): scalar ``vfmadd231ss``, no ymm;
 * ``parallel`` -- one piece of work per thread (``prange``, ``parallel=True``), cut by
-                  :func:`split_work`: with enough HW tiles each thread takes every block
-                  row for its share of the tiles (equal work, however uneven the rows);
-                  otherwise the block rows are cut at equal numbers of stored blocks.
+                  :func:`work_part`: block rows cut at equal numbers of stored blocks, or,
+                  with only a few block rows per thread, equal shares of the HW tiles.
                   Every output is computed with the same operations as in ``simd``;
 * ``int8``     -- int8 weights and activations, int32 accumulators and output.
 
@@ -103,7 +102,7 @@ from sparsekit.kernels.spmm_bcsr_tiled import (
     spmm_bcsr_tail,
     spmm_bcsr_tail_int8,
     spmm_bcsr_tail_scalar,
-    split_work,
+    work_part,
 )
 from sparsekit.kernels.stack_tile import stack_tile
 
@@ -120,7 +119,7 @@ def kernel_source(r: int, c: int, tile: int, variant: str) -> str:
 
     The ``parallel`` variant is two functions: ``..._range`` (the serial loops over
     a range of block rows and HW tiles) and the ``prange`` driver that splits the
-    work with :func:`split_work` and runs one range per thread.
+    work with :func:`work_part` and runs one range per thread.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
@@ -197,10 +196,9 @@ def _parallel_source(R: int, C: int, T: int) -> str:
         f"def {kernel_name(R, C, T, 'parallel')}(wf, indices, indptr, xf, yf, n_cols, n_threads):",
         f'    """Y = W @ X for {R}x{C} blocks, HW tile {T}, variant \'parallel\' (generated): one'
         ' range of rows or tiles per thread."""',
-        f"    plan = split_work(indptr, n_cols // {T}, n_threads)",
-        "    for p in numba.prange(plan.shape[0]):",
-        f"        {range_kernel_name(R, C, T)}(wf, indices, indptr, xf, yf, n_cols,",
-        f"        {' ' * len(range_kernel_name(R, C, T))} U(plan[p, 0]), U(plan[p, 1]), plan[p, 2], plan[p, 3], plan[p, 4] != 0)",
+        "    for p in numba.prange(n_threads):",
+        f"        b0, b1, t0, t1, last = work_part(indptr, n_cols // {T}, n_threads, p)",
+        f"        {range_kernel_name(R, C, T)}(wf, indices, indptr, xf, yf, n_cols, U(b0), U(b1), t0, t1, last)",
     ]) + "\n"
 
 
@@ -329,48 +327,67 @@ MIN_TILES_PER_THREAD = 4
 
 
 @numba.njit(cache=True, nogil=True)
-def split_work(indptr, n_tiles, n_parts):
-    """One piece of work per thread: ``plan[p] = (b0, b1, t0, t1, last)``.
+def _row_cut(indptr, n_brows, total, q, n_parts):
+    """The block row where piece ``q`` starts: the running cost (stored blocks + 1 per row)
+    comes closest to ``q / n_parts`` of ``total`` there (binary search; costs only grow)."""
+    if q <= 0:
+        return 0
+    if q >= n_parts:
+        return n_brows
+    k_first = np.int64(indptr[0])
+    target = total * q // n_parts
+    lo, hi = 0, n_brows  # the last row b with cost(b) <= target, cost(b) = blocks + rows before b
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if np.int64(indptr[mid]) - k_first + mid <= target:
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo < n_brows:
+        below = target - (np.int64(indptr[lo]) - k_first + lo)
+        above = np.int64(indptr[lo + 1]) - k_first + lo + 1 - target
+        if above < below:
+            lo += 1
+    return lo
+
+
+@numba.njit(cache=True, nogil=True)
+def work_part(indptr, n_tiles, n_parts, p):
+    """Piece ``p`` of ``n_parts``: ``(b0, b1, t0, t1, last)``.
 
     Thread ``p`` computes block rows ``b0:b1`` for the HW tiles ``t0:t1`` and, if
-    ``last`` is 1, the columns after the last whole tile.  Normally the block rows are
-    split where the running count of (stored blocks + 1) per row crosses ``p / n_parts``
-    of the total -- a split by row *count* would give one thread the denser half.  With
-    only a few block rows per thread (the first layers of a CNN: few channels, wide HW)
-    rows are too coarse to balance, so the HW tiles are split evenly instead: every
+    ``last``, the columns after the last whole tile.  Normally the block rows are cut
+    where the running count of (stored blocks + 1) per row comes closest to ``p /
+    n_parts`` of the total -- a cut by row *count* would give one thread the denser half.
+    With only a few block rows per thread (the first layers of a CNN: few channels, wide
+    HW) rows are too coarse to balance, so the HW tiles are split evenly instead: every
     thread then does the same number of multiply-adds, whatever the rows hold (but reads
-    all of ``W``, which is why this is not the default).
+    all of ``W``, which is why this is not the default).  Each thread computes its own
+    piece (no shared plan to allocate).
     """
     n_parts = max(n_parts, 1)
     n_brows = indptr.shape[0] - 1
-    plan = np.zeros((n_parts, 5), np.int64)
     if n_brows < MIN_ROWS_PER_THREAD * n_parts and n_tiles >= MIN_TILES_PER_THREAD * n_parts:
-        for p in range(n_parts):
-            plan[p, 1] = n_brows
-            plan[p, 2] = n_tiles * p // n_parts
-            plan[p, 3] = n_tiles * (p + 1) // n_parts
-        plan[n_parts - 1, 4] = 1
-        return plan
-    k_first = np.int64(indptr[0])
-    total = np.int64(indptr[n_brows]) - k_first + n_brows
-    b = 0
+        return 0, n_brows, n_tiles * p // n_parts, n_tiles * (p + 1) // n_parts, p == n_parts - 1
+    total = np.int64(indptr[n_brows]) - np.int64(indptr[0]) + n_brows
+    b0 = _row_cut(indptr, n_brows, total, p, n_parts)
+    b1 = _row_cut(indptr, n_brows, total, p + 1, n_parts)
+    return b0, b1, 0, n_tiles, True
+
+
+@numba.njit(cache=True, nogil=True)
+def split_work(indptr, n_tiles, n_parts):
+    """Every piece of :func:`work_part` as rows of an ``(n_parts, 5)`` array (for tests and
+    for reading: the kernels call :func:`work_part` themselves)."""
+    n_parts = max(n_parts, 1)
+    plan = np.zeros((n_parts, 5), np.int64)
     for p in range(n_parts):
-        plan[p, 0] = b
-        if p == n_parts - 1:
-            b = n_brows
-        else:
-            target = total * (p + 1) // n_parts
-            while b < n_brows and np.int64(indptr[b + 1]) - k_first + b + 1 <= target:
-                b += 1
-            # the row that crosses the target goes where it leaves the smaller imbalance
-            if b < n_brows:
-                below = target - (np.int64(indptr[b]) - k_first + b)
-                above = np.int64(indptr[b + 1]) - k_first + b + 1 - target
-                if above < below:
-                    b += 1
-        plan[p, 1] = b
-        plan[p, 3] = n_tiles
-        plan[p, 4] = 1
+        b0, b1, t0, t1, last = work_part(indptr, n_tiles, n_parts, p)
+        plan[p, 0] = b0
+        plan[p, 1] = b1
+        plan[p, 2] = t0
+        plan[p, 3] = t1
+        plan[p, 4] = last
     return plan
 
 

@@ -12,7 +12,7 @@ from sparsekit.kernels.spmm_bcsr_tiled import (
     spmm_bcsr_tail,
     spmm_bcsr_tail_int8,
     spmm_bcsr_tail_scalar,
-    split_work,
+    work_part,
 )
 from sparsekit.kernels.stack_tile import stack_tile
 
@@ -931,10 +931,9 @@ def spmm_bcsr_1x8_t8_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
 def spmm_bcsr_1x8_t8_parallel(wf, indices, indptr, xf, yf, n_cols, n_threads):
     """Y = W @ X for 1x8 blocks, HW tile 8, variant 'parallel' (generated): one range of rows or tiles per thread."""
-    plan = split_work(indptr, n_cols // 8, n_threads)
-    for p in numba.prange(plan.shape[0]):
-        spmm_bcsr_1x8_t8_range(wf, indices, indptr, xf, yf, n_cols,
-                               U(plan[p, 0]), U(plan[p, 1]), plan[p, 2], plan[p, 3], plan[p, 4] != 0)
+    for p in numba.prange(n_threads):
+        b0, b1, t0, t1, last = work_part(indptr, n_cols // 8, n_threads, p)
+        spmm_bcsr_1x8_t8_range(wf, indices, indptr, xf, yf, n_cols, U(b0), U(b1), t0, t1, last)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1009,10 +1008,9 @@ def spmm_bcsr_1x8_t16_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
 def spmm_bcsr_1x8_t16_parallel(wf, indices, indptr, xf, yf, n_cols, n_threads):
     """Y = W @ X for 1x8 blocks, HW tile 16, variant 'parallel' (generated): one range of rows or tiles per thread."""
-    plan = split_work(indptr, n_cols // 16, n_threads)
-    for p in numba.prange(plan.shape[0]):
-        spmm_bcsr_1x8_t16_range(wf, indices, indptr, xf, yf, n_cols,
-                                U(plan[p, 0]), U(plan[p, 1]), plan[p, 2], plan[p, 3], plan[p, 4] != 0)
+    for p in numba.prange(n_threads):
+        b0, b1, t0, t1, last = work_part(indptr, n_cols // 16, n_threads, p)
+        spmm_bcsr_1x8_t16_range(wf, indices, indptr, xf, yf, n_cols, U(b0), U(b1), t0, t1, last)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1087,10 +1085,9 @@ def spmm_bcsr_1x8_t24_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
 def spmm_bcsr_1x8_t24_parallel(wf, indices, indptr, xf, yf, n_cols, n_threads):
     """Y = W @ X for 1x8 blocks, HW tile 24, variant 'parallel' (generated): one range of rows or tiles per thread."""
-    plan = split_work(indptr, n_cols // 24, n_threads)
-    for p in numba.prange(plan.shape[0]):
-        spmm_bcsr_1x8_t24_range(wf, indices, indptr, xf, yf, n_cols,
-                                U(plan[p, 0]), U(plan[p, 1]), plan[p, 2], plan[p, 3], plan[p, 4] != 0)
+    for p in numba.prange(n_threads):
+        b0, b1, t0, t1, last = work_part(indptr, n_cols // 24, n_threads, p)
+        spmm_bcsr_1x8_t24_range(wf, indices, indptr, xf, yf, n_cols, U(b0), U(b1), t0, t1, last)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1165,10 +1162,9 @@ def spmm_bcsr_1x8_t32_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
 def spmm_bcsr_1x8_t32_parallel(wf, indices, indptr, xf, yf, n_cols, n_threads):
     """Y = W @ X for 1x8 blocks, HW tile 32, variant 'parallel' (generated): one range of rows or tiles per thread."""
-    plan = split_work(indptr, n_cols // 32, n_threads)
-    for p in numba.prange(plan.shape[0]):
-        spmm_bcsr_1x8_t32_range(wf, indices, indptr, xf, yf, n_cols,
-                                U(plan[p, 0]), U(plan[p, 1]), plan[p, 2], plan[p, 3], plan[p, 4] != 0)
+    for p in numba.prange(n_threads):
+        b0, b1, t0, t1, last = work_part(indptr, n_cols // 32, n_threads, p)
+        spmm_bcsr_1x8_t32_range(wf, indices, indptr, xf, yf, n_cols, U(b0), U(b1), t0, t1, last)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1243,10 +1239,9 @@ def spmm_bcsr_1x8_t48_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
 def spmm_bcsr_1x8_t48_parallel(wf, indices, indptr, xf, yf, n_cols, n_threads):
     """Y = W @ X for 1x8 blocks, HW tile 48, variant 'parallel' (generated): one range of rows or tiles per thread."""
-    plan = split_work(indptr, n_cols // 48, n_threads)
-    for p in numba.prange(plan.shape[0]):
-        spmm_bcsr_1x8_t48_range(wf, indices, indptr, xf, yf, n_cols,
-                                U(plan[p, 0]), U(plan[p, 1]), plan[p, 2], plan[p, 3], plan[p, 4] != 0)
+    for p in numba.prange(n_threads):
+        b0, b1, t0, t1, last = work_part(indptr, n_cols // 48, n_threads, p)
+        spmm_bcsr_1x8_t48_range(wf, indices, indptr, xf, yf, n_cols, U(b0), U(b1), t0, t1, last)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -1321,10 +1316,9 @@ def spmm_bcsr_1x8_t64_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=True)
 def spmm_bcsr_1x8_t64_parallel(wf, indices, indptr, xf, yf, n_cols, n_threads):
     """Y = W @ X for 1x8 blocks, HW tile 64, variant 'parallel' (generated): one range of rows or tiles per thread."""
-    plan = split_work(indptr, n_cols // 64, n_threads)
-    for p in numba.prange(plan.shape[0]):
-        spmm_bcsr_1x8_t64_range(wf, indices, indptr, xf, yf, n_cols,
-                                U(plan[p, 0]), U(plan[p, 1]), plan[p, 2], plan[p, 3], plan[p, 4] != 0)
+    for p in numba.prange(n_threads):
+        b0, b1, t0, t1, last = work_part(indptr, n_cols // 64, n_threads, p)
+        spmm_bcsr_1x8_t64_range(wf, indices, indptr, xf, yf, n_cols, U(b0), U(b1), t0, t1, last)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
