@@ -132,6 +132,8 @@ PARALLEL_MIN_NNZ_SPMV = 50_000
 
 _compiled: set = set()
 _kernels: dict = {}
+#: ``np.dtype.name`` is computed in Python on every access (~3 us): the two float dtypes' names
+_DTYPE_NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -202,7 +204,7 @@ def _choose(A, dtype, n_cols, variant, tile):
         par = numba.get_num_threads() > 1 and _work(A, n_cols) >= PARALLEL_MIN_WORK
         variant = "parallel" if par else "simd"
     if variant in ("scalar", "simd", "parallel") and block in _tiled.BLOCKS and tile is None:
-        tile = AUTO_TILE.get((block, np.dtype(dtype).name), 8)
+        tile = AUTO_TILE.get((block, _DTYPE_NAMES.get(dtype) or np.dtype(dtype).name), 8)
     if block not in _tiled.BLOCKS or variant == "reference":
         tile = None
     return variant, (None if tile is None else int(tile))
@@ -245,7 +247,7 @@ def _ensure_compiled(kernel, args, variant):
     # every array argument here is C-contiguous; dtype, ndim and writeability decide the type
     key = (id(kernel),) + tuple(
         (a.dtype.char, a.ndim, a.flags.writeable) if type(a) is np.ndarray else type(a) for a in args
-    )
+    )  # (~2 us for 7 arguments; numba's own dispatch on the call costs about the same)
     if key in _compiled:
         return
     _tiled.compile_for(kernel, args, variant)
