@@ -38,6 +38,22 @@ def calibrate(run, min_time: float) -> int:
     return max(1, math.ceil(min_time / dt))
 
 
+#: After the pause before a multi-threaded block, the product runs untimed for this long:
+#: threads woken from sleep and cores back from idle need a few milliseconds to reach full
+#: speed.  Measured on the reference machine (MobileNetV1 stack, 8x1 blocks at 90%, 2
+#: threads): with one warm call after the pause numba-parallel summed 1.64-1.69 ms and dense
+#: BLAS 8.1-8.2 ms; with 50 ms of warm calls 1.21-1.30 ms and 7.0-7.2 ms.
+WARM_AFTER_PAUSE_S = 0.05
+
+
+def _warm(f, seconds: float) -> None:
+    """Call ``f`` untimed until ``seconds`` have passed (at least once)."""
+    t_end = time.perf_counter() + seconds
+    f()
+    while time.perf_counter() < t_end:
+        f()
+
+
 def time_interleaved(runs: dict, repeats: int, min_time: float, *, interleave: bool = True,
                      settle: float = 0.0, clock: str = "wall") -> dict:
     """``{key: [per-call seconds] * repeats}`` for ``{key: run}``, repeats taken round-robin.
@@ -53,6 +69,8 @@ def time_interleaved(runs: dict, repeats: int, min_time: float, *, interleave: b
     after ``settle`` seconds of sleep: multi-threaded runs use this, because
     the worker threads of OpenBLAS and of numba's OpenMP layer keep spinning
     for a while after a call and would steal the cores of the next product.
+    After the pause the product runs untimed for :data:`WARM_AFTER_PAUSE_S`
+    before its repeats, so that its threads and cores are back at full speed.
     """
     if clock not in ("wall", "cpu"):
         raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
@@ -80,7 +98,7 @@ def time_interleaved(runs: dict, repeats: int, min_time: float, *, interleave: b
         for k, f in runs.items():
             if settle > 0:
                 time.sleep(settle)
-            f()  # warm again after the pause
+            _warm(f, WARM_AFTER_PAUSE_S)  # warm again after the pause
             for _ in range(repeats):
                 one(k, f)
     return {"samples": samples, "wall": wall, "loops": loops, "clock": clock}
