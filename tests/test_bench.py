@@ -2,6 +2,7 @@
 import csv
 import json
 
+import numba
 import numpy as np
 import pytest
 
@@ -126,8 +127,6 @@ def test_bad_arguments(kw, match):
 
 
 def test_serial_backends_skip_more_threads():
-    import numba
-
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs 2 threads")
     d = run_benchmark("tiny", backends=["dense-blas", "scipy", "numba-parallel"], threads=[1, 2],
@@ -261,3 +260,20 @@ def test_extras_small():
     assert ax["method_ratio_max_min"] >= 1.0 and set(ax["kernel"]) == {"1000", "100000"}
     with pytest.raises(ValueError, match="unknown extra"):
         extras.run_extras(["nope"])
+
+
+def test_thread_scaling_pairs_every_round(tiny_doc, monkeypatch):
+    from sparsekit.bench import extras
+
+    monkeypatch.setattr(extras, "WARM_AFTER_PAUSE_S", 0.0)
+    n = min(2, numba.config.NUMBA_NUM_THREADS)
+    th = extras.thread_scaling(blocks=("4x1", "1x1"), rounds=3, n_threads=n, min_time=1e-4,
+                               layers=[("a", 16, 24, 40), ("b", 32, 16, 64)])
+    for label in ("4x1", "1x1"):
+        e = th["blocks"][label]
+        assert len(e["ratios"]) == len(e["dense_ratios"]) == 3 and all(r > 0 for r in e["ratios"])
+        assert e["ratio_q1_q3"][0] <= e["ratio_median"] <= e["ratio_q1_q3"][1]
+    # the summary's goal row reads it (paired rounds) beside the sweep's own figure
+    doc = dict(tiny_doc, extras={"threads": th})
+    rows = [g for g in summary.goals(doc) if "paired rounds" in g["goal"]]
+    assert len(rows) == 1 and rows[0]["value"] == th["blocks"][rows[0]["goal"].split(", ")[2]]["ratio_median"]

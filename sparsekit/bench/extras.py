@@ -13,6 +13,11 @@
   dimensions 1e3 .. 1e7: the method as a user calls it and the bare kernel.
   ``u`` and ``v`` hold the same 1000 indices in different orders at every
   dimension, so the work is identical and only the dimension changes.
+* :func:`thread_scaling` -- the MobileNetV1 stack at 90% sparsity on 1 thread
+  (``numba-simd``) and on 2 (``numba-parallel``), dense BLAS beside it, timed in
+  *pairs*: each round times both sides back to back, and the figure is the median
+  of the per-round ratios, so a drift of the machine between the 1- and the
+  2-thread passes of the main sweep cannot make or break the ratio.
 """
 from __future__ import annotations
 
@@ -23,9 +28,10 @@ import time
 import numba
 import numpy as np
 
-from .timing import summarize, threads as thread_limit, time_interleaved
+from .timing import WARM_AFTER_PAUSE_S, _warm, calibrate, summarize, threads as thread_limit, time_interleaved
 
-__all__ = ["llc_bytes", "stream_triad", "spmv_past_cache", "axpy_scaling", "run_extras"]
+__all__ = ["llc_bytes", "stream_triad", "spmv_past_cache", "axpy_scaling", "thread_scaling", "run_extras"]
+EXTRAS = ("stream", "spmv_llc", "axpy", "threads")
 
 
 def llc_bytes() -> int:
@@ -189,14 +195,71 @@ def axpy_scaling(sizes=(10 ** 3, 10 ** 4, 10 ** 5, 10 ** 6, 10 ** 7), nnz: int =
     return out
 
 
+def thread_scaling(blocks=("4x1", "8x1"), sparsity: float = 0.9, n_threads: int = 2, rounds: int = 9,
+                   min_time: float = 0.003, layers=None) -> dict:
+    """``n_threads`` against 1 thread on the MobileNetV1 stack, timed in pairs (see the module doc).
+
+    A round times the stack four times: ``numba-simd`` on 1 thread, ``numba-parallel`` on
+    ``n_threads``, dense BLAS on 1 and on ``n_threads`` -- each layer after
+    :data:`~.timing.WARM_AFTER_PAUSE_S` of untimed calls, then a calibrated loop (wall
+    clock).  Returns per block the median, quartiles and every per-round ratio.
+    """
+    from ..backends import get_backend
+    from .cases import Case, make_operands
+    from .presets import MOBILENET_LAYERS
+
+    if n_threads > numba.config.NUMBA_NUM_THREADS:
+        return {"skipped": f"numba was started with {numba.config.NUMBA_NUM_THREADS} thread(s)"}
+    layers = layers or MOBILENET_LAYERS
+    sides = (("numba-simd", 1), ("numba-parallel", n_threads), ("dense-blas", 1), ("dense-blas", n_threads))
+    out = {"sparsity": sparsity, "threads": n_threads, "rounds": rounds, "blocks": {}}
+    for label in blocks:
+        r, c = (int(v) for v in label.split("x"))
+        prepared = {}
+        for name, _ in sides[:3]:
+            prods = []
+            for lname, cin, cout, hw in layers:
+                W, X = make_operands(Case(lname, cout, cin, hw, sparsity, (r, c)))
+                p = get_backend(name).prepare(W, X, (r, c))
+                p.run()
+                prods.append(p.run)
+            prepared[name] = prods
+        loops = {}
+        times = {side: [] for side in sides}
+        for _ in range(rounds):
+            for side in sides:
+                name, nt = side
+                total = 0.0
+                with thread_limit(nt):
+                    for i, f in enumerate(prepared[name]):
+                        _warm(f, WARM_AFTER_PAUSE_S)
+                        n = loops.setdefault((side, i), calibrate(f, min_time))
+                        t0 = time.perf_counter()
+                        for _ in range(n):
+                            f()
+                        total += (time.perf_counter() - t0) / n
+                times[side].append(total)
+        t = {side: np.asarray(v) for side, v in times.items()}
+        sparse = t[sides[0]] / t[sides[1]]
+        dense = t[sides[2]] / t[sides[3]]
+        q = lambda a: [float(v) for v in np.percentile(a, [25, 50, 75])]  # noqa: E731
+        out["blocks"][label] = {
+            "ratio_median": q(sparse)[1], "ratio_q1_q3": [q(sparse)[0], q(sparse)[2]],
+            "ratios": sparse.tolist(), "dense_ratio_median": q(dense)[1], "dense_ratios": dense.tolist(),
+            "simd_1t_s": float(np.median(t[sides[0]])), "parallel_s": float(np.median(t[sides[1]])),
+            "dense_1t_s": float(np.median(t[sides[2]])), "dense_nt_s": float(np.median(t[sides[3]])),
+        }
+    return out
+
+
 def run_extras(which, progress: bool = True) -> dict:
-    """Run the named extras (``stream``, ``spmv_llc``, ``axpy``) and return their results."""
+    """Run the named extras (:data:`EXTRAS`) and return their results."""
     import sys
 
     which = list(which)
-    bad = [w for w in which if w not in ("stream", "spmv_llc", "axpy")]
+    bad = [w for w in which if w not in EXTRAS]
     if bad:
-        raise ValueError(f"unknown extra measurement(s) {bad}; choose from stream, spmv_llc, axpy")
+        raise ValueError(f"unknown extra measurement(s) {bad}; choose from {', '.join(EXTRAS)}")
     out = {}
     if "spmv_llc" in which:
         if progress:
@@ -211,4 +274,8 @@ def run_extras(which, progress: bool = True) -> dict:
         if progress:
             print("extras: SparseVector.axpy vs dimension", file=sys.stderr)
         out["axpy"] = axpy_scaling()
+    if "threads" in which:
+        if progress:
+            print("extras: 1 vs 2 threads on the MobileNetV1 stack, in pairs", file=sys.stderr)
+        out["threads"] = thread_scaling()
     return out

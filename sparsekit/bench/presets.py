@@ -6,7 +6,7 @@ backends and thread counts it sweeps by default (``multi_thread_sparsities``,
 when present, limits the runs at more than one thread to those sparsities),
 ``backend_sparsities`` limits named backends to some sparsities, the
 repeats / minimum time per repeat, and the extra measurements (STREAM triad, SpMV past the cache,
-sparse-vector axpy scaling).
+sparse-vector axpy scaling, 1 vs 2 threads timed in pairs).
 """
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ PRESETS = {
     },
     "full": {
         "description": "MobileNetV1 stack x 8 sparsities x 6 block shapes x every backend, "
-                       "1 and 2 threads, plus STREAM triad, SpMV past the cache and axpy scaling",
+                       "1 and 2 threads, plus STREAM triad, SpMV past the cache, axpy scaling "
+                       "and paired 1-vs-2-thread rounds",
         "layers": MOBILENET_LAYERS,
         "sparsities": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95], "blocks": LESSON_BLOCKS,
         "backends": IN_PROCESS + ["numba-sse2", "numba-avx2", "numba-avx512", "cuda"],
@@ -53,7 +54,7 @@ PRESETS = {
                                "scipy": [0.5, 0.7, 0.9, 0.95], "numba-sse2": [0.5, 0.9],
                                "numba-avx2": [0.5, 0.9], "numba-avx512": [0.5, 0.9],
                                "int8": [0.5, 0.9], "cuda": [0.5, 0.7, 0.9, 0.95]},
-        "repeats": 7, "min_time": 0.005, "extras": ["stream", "spmv_llc", "axpy"],
+        "repeats": 7, "min_time": 0.005, "extras": ["stream", "spmv_llc", "axpy", "threads"],
     },
 }
 
