@@ -105,6 +105,16 @@ def test_every_tile_width_float32(block, tile):
         np.testing.assert_allclose(dispatch.spmm(A, X, variant="simd", tile=tile), W @ X, **tol(np.float32))
 
 
+def parallel_kernel(A, X, tile, n_threads):
+    """``A @ X`` by the generated parallel kernel, its work cut into ``n_threads`` pieces."""
+    Y = np.empty((A.shape[0], X.shape[1]), X.dtype)
+    kern = tiled.get_kernel(*A.blocksize, tile, "parallel")
+    args = (A.data.reshape(-1), A.indices, A.indptr, X.reshape(-1), Y.reshape(-1), X.shape[1], n_threads)
+    tiled.compile_for(kern, args, "parallel")
+    kern(*args)
+    return Y
+
+
 @pytest.mark.parametrize("n_threads, tiles_split", [(2, False), (3, True)])
 def test_large_operand_parallel_matches_serial_bitwise(n_threads, tiles_split):
     # Same tile, same summation order per output: parallel and serial agree exactly,
@@ -116,12 +126,7 @@ def test_large_operand_parallel_matches_serial_bitwise(n_threads, tiles_split):
     plan = tiled.split_work(A.indptr, 403 // 16, n_threads)
     assert (plan[0, 3] - plan[0, 2] < 403 // 16) == tiles_split
     Ys = dispatch.spmm(A, X, variant="simd", tile=16)
-    Yp = np.empty_like(Ys)
-    kern = tiled.get_kernel(4, 1, 16, "parallel")
-    args = (A.data.reshape(-1), A.indices, A.indptr, X.reshape(-1), Yp.reshape(-1), X.shape[1], n_threads)
-    tiled.compile_for(kern, args, "parallel")
-    kern(*args)
-    assert np.array_equal(Ys, Yp)
+    assert np.array_equal(Ys, parallel_kernel(A, X, 16, n_threads))
     np.testing.assert_allclose(Ys, W @ X, **tol(np.float32))
     assert np.array_equal(dispatch.spmm(A, X, variant="parallel", tile=16), Ys)
 
@@ -135,12 +140,7 @@ def test_parallel_row_split_matches_serial_bitwise(n_threads):
     X = rng.standard_normal((96, 21)).astype(np.float32)
     A = BCSR.from_dense(W, blocksize=(4, 1))
     Ys = dispatch.spmm(A, X, variant="simd", tile=8)
-    Yp = np.empty_like(Ys)
-    kern = tiled.get_kernel(4, 1, 8, "parallel")
-    args = (A.data.reshape(-1), A.indices, A.indptr, X.reshape(-1), Yp.reshape(-1), X.shape[1], n_threads)
-    tiled.compile_for(kern, args, "parallel")
-    kern(*args)
-    assert np.array_equal(Ys, Yp)
+    assert np.array_equal(Ys, parallel_kernel(A, X, 8, n_threads))
 
 
 @given(st.lists(st.integers(0, 50), max_size=40), st.integers(0, 60), st.integers(1, 8))
