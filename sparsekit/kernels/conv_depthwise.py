@@ -108,6 +108,26 @@ def _dw3x3_s1(xp, w, b, y, relu):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
+def _s2_rows(ev, od, w, c, bc, yc, relu):
+    """3x3 stride 2 for one channel: padded row ``r`` split into ``ev[r]`` (even columns) and
+    ``od[r]`` (odd columns), so that the nine taps of output ``(p, q)`` are contiguous reads."""
+    OH, OW = yc.shape
+    w00, w01, w02 = w[c, 0, 0], w[c, 0, 1], w[c, 0, 2]
+    w10, w11, w12 = w[c, 1, 0], w[c, 1, 1], w[c, 1, 2]
+    w20, w21, w22 = w[c, 2, 0], w[c, 2, 1], w[c, 2, 2]
+    for p in range(OH):
+        e0, o0 = ev[2 * p], od[2 * p]
+        e1, o1 = ev[2 * p + 1], od[2 * p + 1]
+        e2, o2 = ev[2 * p + 2], od[2 * p + 2]
+        yr = yc[p]
+        for q in range(OW):
+            acc = (bc + w00 * e0[q] + w01 * o0[q] + w02 * e0[q + 1]
+                   + w10 * e1[q] + w11 * o1[q] + w12 * e1[q + 1]
+                   + w20 * e2[q] + w21 * o2[q] + w22 * e2[q + 1])
+            yr[q] = max(acc, 0.0) if relu else acc
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def _dw3x3_s2(xp, w, b, y, relu):
     """3x3, stride 2: each padded row split into even/odd columns, then as for stride 1."""
     N, C, OH, OW = y.shape
@@ -123,22 +143,7 @@ def _dw3x3_s2(xp, w, b, y, relu):
                     od[r, k] = xp[n, c, r, 2 * k + 1]
                 if Wp % 2:
                     ev[r, Wp // 2] = xp[n, c, r, Wp - 1]
-            w00, w01, w02 = w[c, 0, 0], w[c, 0, 1], w[c, 0, 2]
-            w10, w11, w12 = w[c, 1, 0], w[c, 1, 1], w[c, 1, 2]
-            w20, w21, w22 = w[c, 2, 0], w[c, 2, 1], w[c, 2, 2]
-            bc = b[c]
-            for p in range(OH):
-                e0, o0 = ev[2 * p], od[2 * p]
-                e1, o1 = ev[2 * p + 1], od[2 * p + 1]
-                e2, o2 = ev[2 * p + 2], od[2 * p + 2]
-                yr = y[n, c, p]
-                for q in range(OW):
-                    acc = (bc + w00 * e0[q] + w01 * o0[q] + w02 * e0[q + 1]
-                           + w10 * e1[q] + w11 * o1[q] + w12 * e1[q + 1]
-                           + w20 * e2[q] + w21 * o2[q] + w22 * e2[q + 1])
-                    if relu:
-                        acc = max(acc, 0.0)
-                    yr[q] = acc
+            _s2_rows(ev, od, w, c, b[c], y[n, c], relu)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -200,20 +205,7 @@ def depthwise3x3_pad1(x, w, b, stride, y, relu):
                 for k in range(We):
                     if 2 * k < W:
                         od[r + 1, k] = x[n, c, r, 2 * k]
-            w00, w01, w02 = w[c, 0, 0], w[c, 0, 1], w[c, 0, 2]
-            w10, w11, w12 = w[c, 1, 0], w[c, 1, 1], w[c, 1, 2]
-            w20, w21, w22 = w[c, 2, 0], w[c, 2, 1], w[c, 2, 2]
-            bc = b[c]
-            for p in range(OH):
-                e0, o0 = ev[2 * p], od[2 * p]
-                e1, o1 = ev[2 * p + 1], od[2 * p + 1]
-                e2, o2 = ev[2 * p + 2], od[2 * p + 2]
-                yr = y[n, c, p]
-                for q in range(OW):
-                    acc = (bc + w00 * e0[q] + w01 * o0[q] + w02 * e0[q + 1]
-                           + w10 * e1[q] + w11 * o1[q] + w12 * e1[q + 1]
-                           + w20 * e2[q] + w21 * o2[q] + w22 * e2[q + 1])
-                    yr[q] = max(acc, 0.0) if relu else acc
+            _s2_rows(ev, od, w, c, b[c], y[n, c], relu)
 
 
 @numba.njit(cache=True, nogil=True)
