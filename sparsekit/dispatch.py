@@ -1,7 +1,7 @@
 """Choose and run the kernel for ``A @ X``: the public entry points of the numba kernels.
 
 ``A @ X`` on a :class:`~sparsekit.CSR` or :class:`~sparsekit.BCSR` calls
-:func:`csr_matmul` / :func:`bcsr_matmul`, which use ``variant="auto"``: the
+:func:`matmul`, which uses ``variant="auto"``: the
 kernel that measured fastest on this course's reference machine for the block
 shape, dtype and operand size.  The benchmark and the lessons call the same
 kernels by name through :func:`spmm` and :func:`spmv`.
@@ -62,6 +62,8 @@ The int8 kernels (int8 weights and activations, int32 accumulation) are in
 """
 from __future__ import annotations
 
+import weakref
+
 import numba
 import numpy as np
 
@@ -86,8 +88,7 @@ __all__ = [
     "tiles",
     "choose",
     "kernel_name",
-    "csr_matmul",
-    "bcsr_matmul",
+    "matmul",
 ]
 
 VARIANTS = ("auto", "reference", "scalar", "simd", "parallel")
@@ -131,7 +132,6 @@ PARALLEL_MIN_WORK = 1_000_000
 PARALLEL_MIN_NNZ_SPMV = 50_000
 
 _compiled: set = set()
-_kernels: dict = {}
 #: ``np.dtype.name`` is computed in Python on every access (~3 us): the two float dtypes' names
 _DTYPE_NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}
 
@@ -254,32 +254,74 @@ def _ensure_compiled(kernel, args, variant):
     _compiled.add(key)
 
 
-def _spmm_run(A, X, variant, tile, Y):
-    """Fill ``Y`` (padded to whole block rows) with ``A @ X``; ``X`` already padded."""
-    dtype = X.dtype
-    block = _block(A)
-    data = A.data if A.data.dtype == dtype else A.data.astype(dtype)
-    n_cols = X.shape[1]
-    if variant == "reference":
-        kern = _ref_spmm_csr if isinstance(A, CSR) else _ref_spmm_bcsr
-        _ensure_compiled(kern, (data, A.indices, A.indptr, X, Y), "reference")
-        kern(data, A.indices, A.indptr, X, Y)
-        return
-    wf, xf, yf = data.reshape(-1), X.reshape(-1), Y.reshape(-1)
-    if tile is not None:
-        kern = _kernels.get((block, tile, variant))
-        if kern is None:
-            kern = _kernels[(block, tile, variant)] = _tiled.get_kernel(*block, tile, variant)
-        args = (wf, A.indices, A.indptr, xf, yf, n_cols)
-        if variant == "parallel":
-            args += (numba.get_num_threads(),)
-    else:
-        r, c = block
-        kern = {"simd": _gen.spmm_bcsr_general, "scalar": _gen.spmm_bcsr_general_scalar,
-                "parallel": _gen.spmm_bcsr_general_parallel}[variant]
-        args = (wf, A.indices, A.indptr, xf, yf, n_cols, r, c)
-    _ensure_compiled(kern, args, variant)
-    kern(*args)
+class _Plan:
+    """What ``spmm`` needs to call one kernel for one matrix and one kind of operand.
+
+    Built on the first call of a (variant, tile, dtype, HW, X writeable, threads) for a
+    matrix and kept until the matrix is garbage-collected, so that a repeated call (a
+    layer run again on new activations, the benchmark's loop) skips the choice, the
+    checks and the compile check (~5 us of Python per call, measured: a 13-layer stack
+    at 2 threads runs ~1 ms, so that is 7%).  It holds the matrix's arrays and is used
+    only while ``A.data``, ``A.indices`` and ``A.indptr`` are still those same objects.
+    """
+
+    __slots__ = ("data", "indices", "indptr", "kern", "wf", "rows", "tail", "flat", "zero")
+
+    def __init__(self, A, X, variant, tile, n_threads):
+        dtype = X.dtype
+        n_cols = X.shape[1]
+        self.data, self.indices, self.indptr = A.data, A.indices, A.indptr
+        self.rows = _n_rows_padded(A)
+        self.zero = A.nnz == 0 or n_cols == 0 or self.rows == 0
+        data = A.data if A.data.dtype == dtype else A.data.astype(dtype)
+        block = _block(A)
+        self.flat = variant != "reference"
+        if variant == "reference":
+            self.kern = _ref_spmm_csr if isinstance(A, CSR) else _ref_spmm_bcsr
+            self.wf, self.tail = data, ()
+        elif tile is not None:
+            self.kern = _tiled.get_kernel(*block, tile, variant)
+            self.wf = data.reshape(-1)
+            self.tail = (n_cols, n_threads) if variant == "parallel" else (n_cols,)
+        else:
+            self.kern = {"simd": _gen.spmm_bcsr_general, "scalar": _gen.spmm_bcsr_general_scalar,
+                         "parallel": _gen.spmm_bcsr_general_parallel}[variant]
+            self.wf, self.tail = data.reshape(-1), (n_cols,) + block
+        if not self.zero:  # compile now, with the variant's vectoriser settings
+            Y = np.empty((self.rows, n_cols), dtype=dtype)
+            Xp = _padded_x(A, X)
+            _tiled.compile_for(self.kern, self.args(Xp, Y), variant)
+
+    def args(self, Xp, Y) -> tuple:
+        if self.flat:
+            return (self.wf, self.indices, self.indptr, Xp.reshape(-1), Y.reshape(-1)) + self.tail
+        return (self.wf, self.indices, self.indptr, Xp, Y)
+
+
+#: ``id(A) -> {key: _Plan}``; an entry is dropped when its matrix is garbage-collected
+_plans: dict = {}
+
+
+def _plan(A, X, variant, tile) -> _Plan:
+    """The cached :class:`_Plan` for these operands (validating ``variant``/``tile`` on a miss)."""
+    n_threads = numba.get_num_threads() if variant == "auto" or variant == "parallel" else 1
+    key = (variant, tile, X.dtype, X.shape[1], X.flags.writeable, n_threads)
+    mine = _plans.get(id(A))
+    try:
+        p = mine.get(key) if mine is not None else None
+    except TypeError:  # an unhashable variant or tile: let the checks below name it
+        p = None
+    if p is not None and p.data is A.data and p.indices is A.indices and p.indptr is A.indptr:
+        return p
+    _check_variant(variant)
+    _check_tile(A, tile)
+    v, t = _choose(A, X.dtype, X.shape[1], variant, tile)
+    p = _Plan(A, X, v, t, n_threads)
+    if mine is None:
+        mine = _plans[id(A)] = {}
+        weakref.finalize(A, _plans.pop, id(A), None)
+    mine[key] = p
+    return p
 
 
 def _padded_x(A, X):
@@ -328,22 +370,18 @@ def spmm(A, X, *, variant: str = "auto", tile=None, out=None) -> np.ndarray:
     True
     """
     _check_matrix(A)
-    _check_variant(variant)
-    _check_tile(A, tile)
     X = as_operand(X, A.shape[1], A.dtype, name="X")
     if X.ndim != 2:
         raise ValueError(f"spmm needs a 2-D X (C_in x HW); got {X.ndim}-D, use spmv for vectors")
-    dtype = X.dtype
     shape = (A.shape[0], X.shape[1])
-    _check_out(out, shape, dtype)
-    v, t = _choose(A, dtype, X.shape[1], variant, tile)
-    Xp = _padded_x(A, X)
-    rows = _n_rows_padded(A)
-    Y = _result_buffer(out, rows, shape, dtype)
-    if A.nnz == 0 or shape[1] == 0 or rows == 0:
+    if out is not None:
+        _check_out(out, shape, X.dtype)
+    p = _plan(A, X, variant, tile)
+    Y = _result_buffer(out, p.rows, shape, X.dtype)
+    if p.zero:
         Y[...] = 0
     else:
-        _spmm_run(A, Xp, v, t, Y)
+        p.kern(*p.args(_padded_x(A, X), Y))
     return _trim_result(Y, out, shape[0])
 
 
@@ -393,15 +431,9 @@ def _spmv_run(A, x, variant):
 
 # -- what the containers call ------------------------------------------------------------------
 
-def csr_matmul(A, x: np.ndarray) -> np.ndarray:
-    """``A @ x`` for a validated CSR ``A`` and a validated, contiguous ``x`` ("auto")."""
-    if x.ndim == 1:
-        return _spmv_run(A, x, "auto")
-    return spmm(A, x)
-
-
-def bcsr_matmul(A, x: np.ndarray) -> np.ndarray:
-    """``A @ x`` for a validated BCSR ``A`` and a validated, contiguous ``x`` ("auto")."""
+def matmul(A, x: np.ndarray) -> np.ndarray:
+    """``A @ x`` (``variant="auto"``) for a CSR/BCSR ``A`` and an ``x`` already checked by
+    :func:`~sparsekit.formats.validation.as_operand` (what ``A @ x`` runs)."""
     if x.ndim == 1:
         return _spmv_run(A, x, "auto")
     return spmm(A, x)

@@ -116,6 +116,8 @@ def test_speed_order_on_a_pruned_layer_is_sane():
         (lambda A, X: dispatch.spmm(A, X, tile=12), ValueError, "tile must be one of"),
         (lambda A, X: dispatch.spmm(A, X, tile=8.0), TypeError, "tile must be an int"),
         (lambda A, X: dispatch.spmm(A, X, tile=True), TypeError, "tile must be an int"),
+        (lambda A, X: dispatch.spmm(A, X, tile=[8]), TypeError, "tile must be an int"),
+        (lambda A, X: dispatch.spmm(A, X, variant=["simd"]), ValueError, "variant must be one of"),
         (lambda A, X: dispatch.spmm(A, X[:5]), ValueError, "dimension mismatch"),
         (lambda A, X: dispatch.spmm(A, X[:, 0]), ValueError, "2-D X"),
         (lambda A, X: dispatch.spmv(A, X), ValueError, "1-D x"),
@@ -132,6 +134,7 @@ def test_speed_order_on_a_pruned_layer_is_sane():
 )
 def test_bad_input_raises_before_any_kernel(call, exc, match):
     W, A, X = make()
+    dispatch.spmm(A, X)  # a cached plan for A must not let bad arguments through
     with pytest.raises(exc, match=match):
         call(A, X)
 
@@ -153,3 +156,34 @@ def test_empty_matrices_and_operands():
     Z = BCSR.from_dense(np.zeros((0, 16), np.float32), blocksize=(2, 2))
     assert dispatch.spmm(Z, X).shape == (0, 21)
     assert dispatch.spmv(Z, X[:, 0]).shape == (0,)
+
+
+def test_cached_plan_follows_the_matrix_and_dies_with_it():
+    import gc
+
+    W, A, X = make(block=(4, 1), hw=37)
+    for v in ("simd", "parallel", "reference", "auto"):
+        np.testing.assert_allclose(dispatch.spmm(A, X, variant=v), W @ X, rtol=1e-5, atol=1e-5)
+    # in place: the plan holds views of A's arrays
+    A.data *= 2
+    np.testing.assert_allclose(dispatch.spmm(A, X, variant="simd"), 2 * W @ X, rtol=1e-5, atol=1e-5)
+    # replaced arrays: the plan is rebuilt
+    B = BCSR.from_dense(-W[::-1], blocksize=(4, 1))
+    A.data, A.indices, A.indptr = B.data, B.indices, B.indptr
+    np.testing.assert_allclose(dispatch.spmm(A, X, variant="simd"), -W[::-1] @ X, rtol=1e-5, atol=1e-5)
+    # other operands of the same matrix: HW, dtype, a read-only X, a thread count
+    X2 = np.ascontiguousarray(X[:, :9])
+    X2.flags.writeable = False
+    np.testing.assert_allclose(A @ X2, -W[::-1] @ X2, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(A @ X.astype(np.float64), -W[::-1] @ X, rtol=1e-5, atol=1e-5)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        np.testing.assert_allclose(dispatch.spmm(A, X, variant="parallel"), -W[::-1] @ X, rtol=1e-5, atol=1e-5)
+    finally:
+        numba.set_num_threads(before)
+    key = id(A)
+    assert key in dispatch._plans
+    del A
+    gc.collect()
+    assert key not in dispatch._plans

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .products import matmul
 from .validation import (
     as_float_array,
     as_index_array,
@@ -220,12 +221,7 @@ class BCSR:
 
     # -- products -----------------------------------------------------------
     def __matmul__(self, x):
-        from ..dispatch import bcsr_matmul
-
-        if isinstance(x, BCSR) or hasattr(x, "tocsr"):
-            return NotImplemented
-        x = as_operand(x, self.shape[1], self.dtype)
-        return bcsr_matmul(self, x)
+        return matmul(self, x)
 
     def __repr__(self) -> str:
         r, c = self.blocksize

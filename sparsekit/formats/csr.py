@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .products import matmul
 from .validation import (
     as_float_array,
     as_index_array,
@@ -139,12 +140,7 @@ class CSR:
 
     # -- products -----------------------------------------------------------
     def __matmul__(self, x):
-        from ..dispatch import csr_matmul
-
-        if isinstance(x, CSR) or hasattr(x, "tocsr"):
-            return NotImplemented
-        x = as_operand(x, self.shape[1], self.dtype)
-        return csr_matmul(self, x)
+        return matmul(self, x)
 
     def __repr__(self) -> str:
         return (
