@@ -52,6 +52,13 @@ a shape mismatch or a bad ``out`` raises ``ValueError`` -- always before a kerne
 runs.  The first call of a (kernel, dtype) compiles it (seconds); numba caches
 it on disk for later processes.  Time kernels after a warm-up call.
 
+Repeated calls: ``spmm`` keeps a call plan per matrix (:class:`_Plan`: the kernel, the
+flattened weights, the checks already passed) for each kind of operand, so the Python
+around a repeated product is ~4 us (one thread) instead of ~8 us.  A plan is used only
+while ``A.data``, ``A.indices`` and ``A.indptr`` are the same array objects (changing
+their values in place is seen; assigning new arrays makes a new plan) and is dropped
+with the matrix.
+
 Timing: single-thread comparisons should set ``numba.set_num_threads(1)`` and limit
 only BLAS (``threadpool_limits(1, user_api="blas")``).  "parallel" needs idle cores:
 on a machine whose cores are busy with other jobs a parallel region waits for
