@@ -176,6 +176,9 @@ def test_cached_plan_follows_the_matrix_and_dies_with_it():
     X2.flags.writeable = False
     np.testing.assert_allclose(A @ X2, -W[::-1] @ X2, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(A @ X.astype(np.float64), -W[::-1] @ X, rtol=1e-5, atol=1e-5)
+    A.data *= 3  # float32 weights, float64 product: the converted weights follow too
+    np.testing.assert_allclose(A @ X.astype(np.float64), -3 * W[::-1] @ X, rtol=1e-5, atol=1e-5)
+    A.data /= 3
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
