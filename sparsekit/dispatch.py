@@ -270,8 +270,9 @@ class _Plan:
     checks and the compile check: measured 8.3 -> 4.4 us per call on one thread, 11.8 ->
     7.2 us on two, about 5% of the two-thread MobileNetV1 stack (13 calls, ~1.1 ms).  It
     holds the matrix's arrays and is used only while ``A.data``, ``A.indices`` and
-    ``A.indptr`` are still those same objects.  Weights of another dtype than the product
-    are converted on every call (a kept copy would miss changes made in place).
+    ``A.indptr`` are still those same objects (arrays assigned since are checked again:
+    :func:`_checked`).  Weights of another dtype than the product are converted on every
+    call (a kept copy would miss changes made in place).
     """
 
     __slots__ = ("data", "indices", "indptr", "kern", "wf", "dtype", "rows", "tail", "flat", "zero")
@@ -296,7 +297,7 @@ class _Plan:
                          "parallel": _gen.spmm_bcsr_general_parallel}[variant]
             self.tail = (n_cols,) + block
         # the weights as the kernel takes them, or None: converted on each call
-        self.wf = None if A.data.dtype != dtype else A.data.reshape(-1) if self.flat else A.data
+        self.wf = None if self.data.dtype != dtype else self.data.reshape(-1) if self.flat else self.data
         if not self.zero:  # compile now, with the variant's vectoriser settings
             Y = np.empty((self.rows, n_cols), dtype=dtype)
             _tiled.compile_for(self.kern, self.args(_padded_x(A, X), Y), variant)
@@ -313,6 +314,18 @@ class _Plan:
 
 #: ``id(A) -> {key: _Plan}``; an entry is dropped when its matrix is garbage-collected
 _plans: dict = {}
+def _checked(A) -> None:
+    """Run ``A.check_format()`` if ``A`` holds other arrays than those last checked.
+
+    The containers check their arrays when built and remember them (``A._checked``), but
+    ``A.indices = ...`` can be assigned later, and a kernel does no bounds checks: the
+    checks run again, once per new set of arrays, before any kernel sees them.  Values
+    changed in place are not seen (as in scipy: call ``A.check_format()`` after editing
+    ``indices`` or ``indptr``).
+    """
+    seen = getattr(A, "_checked", None)
+    if seen is None or seen[0] is not A.data or seen[1] is not A.indices or seen[2] is not A.indptr:
+        A.check_format()
 
 
 def _plan(A, X, variant, tile) -> _Plan:
@@ -328,6 +341,7 @@ def _plan(A, X, variant, tile) -> _Plan:
         return p
     _check_variant(variant)
     _check_tile(A, tile)
+    _checked(A)
     v, t = _choose(A, X.dtype, X.shape[1], variant, tile)
     p = _Plan(A, X, v, t, n_threads)
     if mine is None:
@@ -409,6 +423,7 @@ def spmv(A, x, *, variant: str = "auto") -> np.ndarray:
 
 
 def _spmv_run(A, x, variant):
+    _checked(A)
     dtype = x.dtype
     data = A.data if A.data.dtype == dtype else A.data.astype(dtype)
     if variant == "auto":

@@ -116,6 +116,14 @@ class Int8BCSR:
         self.shape = shape
         self.blocksize = (r, c)
         self.scale = _check_scale(scale)
+        self._checked = (self.data, indices, indptr)  # what the checks above passed
+
+    def check_format(self) -> None:
+        """Check ``data``, ``indices`` and ``indptr`` again, as the constructor does (after
+        assigning or editing them); :func:`spmm_int8` runs it by itself for new arrays."""
+        B = Int8BCSR(self.data, self.indices, self.indptr, self.shape, self.blocksize, self.scale)
+        self.data, self.indices, self.indptr = B.data, B.indices, B.indptr
+        self._checked = B._checked
 
     @classmethod
     def from_bcsr(cls, A: BCSR, scale=None) -> "Int8BCSR":
@@ -179,8 +187,9 @@ def spmm_int8(Q: Int8BCSR, X8, *, tile=None, out=None) -> np.ndarray:
         if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != np.int32 \
                 or not out.flags.c_contiguous or not out.flags.writeable:
             raise ValueError(f"out must be a writeable C-contiguous int32 array of shape {shape}")
-    from .dispatch import _ensure_compiled, _n_rows_padded, _padded_x, _result_buffer, _trim_result
+    from .dispatch import _checked, _ensure_compiled, _n_rows_padded, _padded_x, _result_buffer, _trim_result
 
+    _checked(Q)
     r, c = Q.blocksize
     rows = _n_rows_padded(Q)
     X8 = _padded_x(Q, np.ascontiguousarray(X8))

@@ -190,3 +190,29 @@ def test_cached_plan_follows_the_matrix_and_dies_with_it():
     del A
     gc.collect()
     assert key not in dispatch._plans
+
+
+def test_arrays_assigned_after_construction_are_checked_before_a_kernel():
+    W, A, X = make(block=(4, 1))
+    dispatch.spmm(A, X)
+    good = A.indices
+    A.indices = good + 1000  # out of range: the kernel would read outside X
+    with pytest.raises(ValueError, match="indices"):
+        A @ X
+    A.indices = good
+    A.indptr = A.indptr[::-1].copy()  # decreasing
+    with pytest.raises(ValueError, match="indptr"):
+        dispatch.spmm(A, X, variant="simd")
+    C = CSR.from_dense(W)
+    C.indices = C.indices.astype(np.int64) * 0 - 1
+    with pytest.raises(ValueError, match="indices"):
+        C @ X
+    with pytest.raises(ValueError, match="indices"):
+        C @ X[:, 0]  # SpMV checks too
+    C.indices = list(CSR.from_dense(W).indices)  # a list passes and becomes an array
+    np.testing.assert_allclose(C @ X, W @ X, rtol=1e-5, atol=1e-5)
+    assert isinstance(C.indices, np.ndarray)
+    # edited in place: seen only when asked for, as in scipy
+    C.indices[0] = 10 ** 6
+    with pytest.raises(ValueError, match="indices"):
+        C.check_format()

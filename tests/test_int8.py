@@ -106,3 +106,14 @@ def test_bad_operands():
         spmm_int8(Q, X, out=np.empty((4, 9), np.int64))
     with pytest.raises(TypeError, match="Int8BCSR"):
         spmm_int8(BCSR.from_dense(np.eye(4)), X)
+
+
+def test_int8_arrays_assigned_later_are_checked_before_the_kernel():
+    rng = np.random.default_rng(3)
+    W = random_int8_blocks(rng, 16, 12, (4, 1), 0.5)
+    X = rng.integers(-128, 128, size=(12, 20)).astype(np.int8)
+    Q = Int8BCSR.from_bcsr(BCSR.from_dense(W.astype(np.float32), blocksize=(4, 1)), scale=1.0)
+    assert np.array_equal(spmm_int8(Q, X), W.astype(np.int64) @ X.astype(np.int64))
+    Q.indices = Q.indices + 100
+    with pytest.raises(ValueError, match="indices"):
+        spmm_int8(Q, X)

@@ -90,6 +90,7 @@ class BCSR:
         self.indices = indices
         self.indptr = indptr
         self.shape = shape
+        self._checked = (data, indices, indptr)  # what the checks above passed (see check_format)
         self.blocksize = (r, c)
 
     # -- construction -------------------------------------------------------
@@ -218,6 +219,15 @@ class BCSR:
 
     def astype(self, dtype) -> "BCSR":
         return BCSR(self.data.astype(dtype), self.indices, self.indptr, self.shape, self.blocksize)
+
+    def check_format(self) -> None:
+        """Check ``data``, ``indices`` and ``indptr`` again, as the constructor does: after
+        assigning or editing them.  Raises ``ValueError``/``TypeError`` naming the problem;
+        arrays that pass are kept in the dtypes the constructor gives.  ``A @ X`` runs it
+        by itself when the arrays are other objects than those last checked."""
+        B = BCSR(self.data, self.indices, self.indptr, self.shape, self.blocksize)
+        self.data, self.indices, self.indptr = B.data, B.indices, B.indptr
+        self._checked = B._checked
 
     # -- products -----------------------------------------------------------
     def __matmul__(self, x):

@@ -66,6 +66,7 @@ class CSR:
         self.indices = indices
         self.indptr = indptr
         self.shape = shape
+        self._checked = (data, indices, indptr)  # what the checks above passed (see check_format)
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -137,6 +138,15 @@ class CSR:
 
     def astype(self, dtype) -> "CSR":
         return CSR(self.data.astype(dtype), self.indices, self.indptr, self.shape)
+
+    def check_format(self) -> None:
+        """Check ``data``, ``indices`` and ``indptr`` again, as the constructor does: after
+        assigning or editing them.  Raises ``ValueError``/``TypeError`` naming the problem;
+        arrays that pass are kept in the dtypes the constructor gives.  ``A @ X`` runs it
+        by itself when the arrays are other objects than those last checked."""
+        B = CSR(self.data, self.indices, self.indptr, self.shape)
+        self.data, self.indices, self.indptr = B.data, B.indices, B.indptr
+        self._checked = B._checked
 
     # -- products -----------------------------------------------------------
     def __matmul__(self, x):
