@@ -314,6 +314,8 @@ class _Plan:
 
 #: ``id(A) -> {key: _Plan}``; an entry is dropped when its matrix is garbage-collected
 _plans: dict = {}
+
+
 def _checked(A) -> None:
     """Run ``A.check_format()`` if ``A`` holds other arrays than those last checked.
 

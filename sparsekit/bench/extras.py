@@ -28,7 +28,7 @@ import time
 import numba
 import numpy as np
 
-from .timing import WARM_AFTER_PAUSE_S, _warm, calibrate, summarize, threads as thread_limit, time_interleaved
+from .timing import WARM_AFTER_PAUSE_S, calibrate, summarize, threads as thread_limit, time_interleaved, warm
 
 __all__ = ["llc_bytes", "stream_triad", "spmv_past_cache", "axpy_scaling", "thread_scaling", "run_extras"]
 EXTRAS = ("stream", "spmv_llc", "axpy", "threads")
@@ -232,7 +232,7 @@ def thread_scaling(blocks=("4x1", "8x1"), sparsity: float = 0.9, n_threads: int 
                 total = 0.0
                 with thread_limit(nt):
                     for i, f in enumerate(prepared[name]):
-                        _warm(f, WARM_AFTER_PAUSE_S)
+                        warm(f, WARM_AFTER_PAUSE_S)
                         n = loops.setdefault((side, i), calibrate(f, min_time))
                         t0 = time.perf_counter()
                         for _ in range(n):

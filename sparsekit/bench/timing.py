@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-__all__ = ["summarize", "calibrate", "time_interleaved", "threads"]
+__all__ = ["summarize", "calibrate", "warm", "time_interleaved", "threads", "WARM_AFTER_PAUSE_S"]
 
 
 def summarize(samples) -> dict:
@@ -46,7 +46,7 @@ def calibrate(run, min_time: float) -> int:
 WARM_AFTER_PAUSE_S = 0.05
 
 
-def _warm(f, seconds: float) -> None:
+def warm(f, seconds: float) -> None:
     """Call ``f`` untimed until ``seconds`` have passed (at least once)."""
     t_end = time.perf_counter() + seconds
     f()
@@ -98,7 +98,7 @@ def time_interleaved(runs: dict, repeats: int, min_time: float, *, interleave: b
         for k, f in runs.items():
             if settle > 0:
                 time.sleep(settle)
-            _warm(f, WARM_AFTER_PAUSE_S)  # warm again after the pause
+            warm(f, WARM_AFTER_PAUSE_S)  # warm again after the pause
             for _ in range(repeats):
                 one(k, f)
     return {"samples": samples, "wall": wall, "loops": loops, "clock": clock}
