@@ -59,6 +59,32 @@ def test_simd_tiled_kernels_use_ymm_fma(r, c, t, dtype, suffix):
     assert len(ymm_fma) >= r * t // lanes, Counter(op for op, _ in instructions(asm))
 
 
+@pytest.mark.parametrize("r, c, t", [(1, 1, 16), (1, 1, 48), (4, 1, 16), (8, 1, 16), (1, 4, 48), (2, 2, 24)])
+def test_register_tiles_have_no_scalar_fma(r, c, t):
+    """The T-wide tile and the 8-wide last tile are all ymm FMAs, none one lane at a time.
+
+    The kernel inlines the general loop for HW < 8 (:func:`spmm_bcsr_tail`), whose
+    remainder code is scalar and whose own ymm FMAs would count towards the test above;
+    here the same generated source is compiled with that branch cut off, so every FMA
+    left belongs to the register tiles.
+    """
+    src = tiled.kernel_source(r, c, t, "simd").replace("cache=True, ", "")
+    cut = src.replace("        if hw < U(8):\n", "        if False:\n")
+    assert cut != src
+    ns = {}
+    exec("import numba\nimport numpy as np\nfrom sparsekit.kernels.spmm_bcsr_tiled import FASTMATH, spmm_bcsr_tail\n"
+         "from sparsekit.kernels.stack_tile import stack_tile\nU = np.uint64\n" + cut, ns)
+    k = ns[tiled.kernel_name(r, c, t, "simd")]
+    tiled.compile_for(k, tiled_args(r, c, t, np.float32), "simd")
+    ins = instructions(k.inspect_asm(k.signatures[0]))
+    fma = Counter(op for op, a in ins if op.startswith("vfmadd") and ("%ymm" in a or SCALAR_FMA.match(op)))
+    ymm = sum(n for op, n in fma.items() if op.endswith("ps"))
+    assert not [op for op in fma if SCALAR_FMA.match(op)], fma
+    # at least one ymm FMA per weight of a block (LLVM may keep a vectorised m loop rolled,
+    # so the listing holds fewer FMAs than the tile executes)
+    assert ymm >= r * c, fma
+
+
 def test_parallel_tiled_kernel_uses_ymm_fma():
     args = tiled_args(4, 1, 8, np.float32) + (2,)  # n_threads
     asm = fresh_asm(tiled.get_kernel(4, 1, 8, "parallel").py_func, args, "parallel", parallel=True)
