@@ -262,6 +262,38 @@ def test_extras_small():
         extras.run_extras(["nope"])
 
 
+def test_stack_in_sequence_pairs_rounds_and_feeds_the_goal_rows(tiny_doc):
+    from sparsekit.bench import extras
+
+    layers = [("a", 16, 24, 40), ("b", 32, 16, 64)]
+    seq = extras.stack_in_sequence(blocks=("4x1", "1x1"), rounds=3, min_time=1e-4, layers=layers)
+    for label in ("4x1", "1x1"):
+        e = seq["blocks"][label]
+        assert len(e["speedups"]) == 3 and all(r > 0 for r in e["speedups"])
+        assert e["speedup_q1_q3"][0] <= e["speedup_median"] <= e["speedup_q1_q3"][1]
+        assert e["sparse_s"] > 0 and e["dense_s"] > 0
+    doc = dict(tiny_doc, extras={"sequence": seq})
+    rows = {g["goal"]: g for g in summary.goals(doc) if "back to back" in g["goal"]}
+    best = summary.best_block(tiny_doc)["block"]
+    assert set(rows) == {f"same, {b}, the layers run back to back (as in a network)" for b in {best, "1x1"}}
+    for goal, g in rows.items():
+        e = seq["blocks"][goal.split(", ")[1]]
+        assert g["value"] == e["speedup_median"] and g["met"] == (e["speedup_median"] >= (2.6 if "1x1" in goal else 4.5))
+    md = summary.render_summary(doc)
+    assert "## The stack run back to back (extras: sequence)" in md
+    for label in ("4x1", "1x1"):
+        assert f"| {label} | " in md.split("back to back (extras: sequence)")[1]
+        assert f"{seq['blocks'][label]['speedup_median']:.2f}x (" in md
+
+
+def test_stack_in_sequence_checks_results_first(monkeypatch):
+    from sparsekit.bench import extras, harness
+
+    monkeypatch.setattr(harness, "verify", lambda *a, **k: (False, 1.0))  # every result "wrong"
+    with pytest.raises(AssertionError, match="differs from W @ X"):
+        extras.stack_in_sequence(blocks=("4x1",), rounds=1, min_time=1e-4, layers=[("a", 16, 24, 40)])
+
+
 def test_thread_scaling_pairs_every_round(tiny_doc, monkeypatch):
     from sparsekit.bench import extras
 

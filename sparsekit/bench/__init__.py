@@ -13,7 +13,8 @@ the issue-3 goals.
 
 Modules: :mod:`.cases` (operands), :mod:`.presets`, :mod:`.timing`,
 :mod:`.harness` (the sweep), :mod:`.worker` (instruction-set worker process),
-:mod:`.extras` (STREAM triad, SpMV past the cache, axpy scaling),
+:mod:`.extras` (STREAM triad, SpMV past the cache, axpy scaling, paired
+1-vs-2-thread rounds, the stack run back to back),
 :mod:`.report` (files, break-even), :mod:`.plotting`, :mod:`.summary`.
 """
 from .harness import SCHEMA, run_benchmark

@@ -49,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--repeats", type=int, help="timed repeats per product (default: the preset's)")
     p.add_argument("--min-time", type=float, help="seconds per repeat at least (default: the preset's)")
-    p.add_argument("--extras", type=_names, help="stream,spmv_llc,axpy,threads (default: the preset's); 'none' for none")
+    p.add_argument("--extras", type=_names, help="stream,spmv_llc,axpy,threads,sequence (default: the preset's); 'none' for none")
     p.add_argument("--out", help="output folder (default: results/bench/PRESET)")
     p.add_argument("--plot", action="store_true", help="draw speedup vs sparsity plots (PNG)")
     p.add_argument("--save-break-even", action="store_true",

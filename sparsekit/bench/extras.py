@@ -18,6 +18,11 @@
   *pairs*: each round times both sides back to back, and the figure is the median
   of the per-round ratios, so a drift of the machine between the 1- and the
   2-thread passes of the main sweep cannot make or break the ratio.
+* :func:`stack_in_sequence` -- the MobileNetV1 stack at 90% sparsity run as a network
+  runs it: one pass calls the 13 layers one after the other, each once, so a layer
+  finds in cache only what the layers before it left there.  The main sweep times
+  each layer in a loop of its own (its weights and activations warm in cache), which
+  helps the sparse kernels more than BLAS: their time is in loads, not FMAs.
 """
 from __future__ import annotations
 
@@ -30,8 +35,9 @@ import numpy as np
 
 from .timing import WARM_AFTER_PAUSE_S, calibrate, summarize, threads as thread_limit, time_interleaved, warm
 
-__all__ = ["llc_bytes", "stream_triad", "spmv_past_cache", "axpy_scaling", "thread_scaling", "run_extras"]
-EXTRAS = ("stream", "spmv_llc", "axpy", "threads")
+__all__ = ["llc_bytes", "stream_triad", "spmv_past_cache", "axpy_scaling", "thread_scaling",
+           "stack_in_sequence", "run_extras"]
+EXTRAS = ("stream", "spmv_llc", "axpy", "threads", "sequence")
 
 
 def llc_bytes() -> int:
@@ -252,6 +258,47 @@ def thread_scaling(blocks=("4x1", "8x1"), sparsity: float = 0.9, n_threads: int 
     return out
 
 
+def stack_in_sequence(blocks=("1x1", "1x4", "4x1", "2x2", "4x4", "8x1"), sparsity: float = 0.9,
+                      rounds: int = 9, min_time: float = 0.05, layers=None) -> dict:
+    """The stack on 1 thread with its layers called one after the other, ``numba-simd``
+    against dense BLAS (see the module doc).
+
+    Each round times a calibrated loop of whole passes over the layers for each side (process
+    CPU time, the two sides back to back); the figure is the median of the per-round
+    ratios.  Every layer's result is checked against ``W @ X`` first.
+    """
+    from ..backends import get_backend
+    from .cases import Case, make_operands
+    from .harness import tolerance, verify
+    from .presets import MOBILENET_LAYERS
+
+    layers = layers or MOBILENET_LAYERS
+    out = {"sparsity": sparsity, "rounds": rounds, "threads": 1, "blocks": {}}
+    for label in blocks:
+        r, c = (int(v) for v in label.split("x"))
+        passes = {"sparse": [], "dense": []}
+        for lname, cin, cout, hw in layers:
+            W, X = make_operands(Case(lname, cout, cin, hw, sparsity, (r, c)))
+            W64, X64 = W.astype(np.float64), X.astype(np.float64)
+            ref = W64 @ X64
+            scale = max(float(np.max(np.abs(W64) @ np.abs(X64))), 1e-300)
+            for side, name in (("sparse", "numba-simd"), ("dense", "dense-blas")):
+                p = get_backend(name).prepare(W, X, (r, c))
+                ok, err = verify(p.run(), ref, scale, tolerance(W.dtype, cin))
+                if not ok:
+                    raise AssertionError(f"{name} differs from W @ X on {lname} ({label}): {err}")
+                passes[side].append(p.run)
+        runs = {side: (lambda fs=fs: [f() for f in fs]) for side, fs in passes.items()}
+        with thread_limit(1):
+            res = time_interleaved(runs, rounds, min_time, clock="cpu")
+        sp, de = (np.asarray(res["samples"][k]) for k in ("sparse", "dense"))
+        ratios = de / sp
+        q1, med, q3 = (float(v) for v in np.percentile(ratios, [25, 50, 75]))
+        out["blocks"][label] = {"speedup_median": med, "speedup_q1_q3": [q1, q3], "speedups": ratios.tolist(),
+                                "sparse_s": float(np.median(sp)), "dense_s": float(np.median(de))}
+    return out
+
+
 def run_extras(which, progress: bool = True) -> dict:
     """Run the named extras (:data:`EXTRAS`) and return their results."""
     import sys
@@ -278,4 +325,8 @@ def run_extras(which, progress: bool = True) -> dict:
         if progress:
             print("extras: 1 vs 2 threads on the MobileNetV1 stack, in pairs", file=sys.stderr)
         out["threads"] = thread_scaling()
+    if "sequence" in which:
+        if progress:
+            print("extras: the MobileNetV1 stack with its layers run back to back", file=sys.stderr)
+        out["sequence"] = stack_in_sequence()
     return out

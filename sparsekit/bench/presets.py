@@ -43,8 +43,8 @@ PRESETS = {
     },
     "full": {
         "description": "MobileNetV1 stack x 8 sparsities x 6 block shapes x every backend, "
-                       "1 and 2 threads, plus STREAM triad, SpMV past the cache, axpy scaling "
-                       "and paired 1-vs-2-thread rounds",
+                       "1 and 2 threads, plus STREAM triad, SpMV past the cache, axpy scaling, "
+                       "paired 1-vs-2-thread rounds and the stack run back to back",
         "layers": MOBILENET_LAYERS,
         "sparsities": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95], "blocks": LESSON_BLOCKS,
         "backends": IN_PROCESS + ["numba-sse2", "numba-avx2", "numba-avx512", "cuda"],
@@ -54,7 +54,7 @@ PRESETS = {
                                "scipy": [0.5, 0.7, 0.9, 0.95], "numba-sse2": [0.5, 0.9],
                                "numba-avx2": [0.5, 0.9], "numba-avx512": [0.5, 0.9],
                                "int8": [0.5, 0.9], "cuda": [0.5, 0.7, 0.9, 0.95]},
-        "repeats": 7, "min_time": 0.005, "extras": ["stream", "spmv_llc", "axpy", "threads"],
+        "repeats": 7, "min_time": 0.005, "extras": ["stream", "spmv_llc", "axpy", "threads", "sequence"],
     },
 }
 

@@ -60,6 +60,17 @@ def goals(doc: dict) -> list:
     s = stack(doc, SERIAL, "1x1", 0.9)
     add("same, unstructured (1x1, CSR)", _band(s) if s else "n/a", s["speedup"] if s else None, ">= 2.6x",
         (s["speedup"] >= 2.6) if s else None, f"{SERIAL}, CSR")
+    seq = doc.get("extras", {}).get("sequence", {}).get("blocks", {})
+    if seq:
+        label = b["block"] if b and b["block"] in seq else max(seq, key=lambda k: seq[k]["speedup_median"])
+        for blk, target in ((label, 4.5), ("1x1", 2.6)):
+            e = seq.get(blk)
+            if e:
+                q1, q3 = e["speedup_q1_q3"]
+                add(f"same, {blk}, the layers run back to back (as in a network)",
+                    f"{e['speedup_median']:.2f}x (quartiles {q1:.2f}-{q3:.2f} over {len(e['speedups'])} rounds)",
+                    e["speedup_median"], f">= {target}x", e["speedup_median"] >= target,
+                    f"{SERIAL}: one pass calls every layer once; median of per-round ratios (extras: sequence)")
     be = doc.get("break_even", {})
     for blk in ("4x1", "1x4"):
         e = be.get(blk)
@@ -175,6 +186,20 @@ def render_summary(doc: dict, results_path: str = "") -> str:
                          + (f"{1e3 * r1['median_s']:.3f} | {r1['speedup']:.2f}x |" if r1 else "- | - |"))
         lines.append(f"| total | | {1e3 * b['dense_total_s']:.2f} | {1e3 * b['total_s']:.2f} | "
                      f"{b['speedup']:.2f}x | | |")
+    seq = doc.get("extras", {}).get("sequence", {}).get("blocks", {})
+    if seq:
+        lines += ["", "## The stack run back to back (extras: sequence), 1 thread", "",
+                  "Per layer: the sweep above (each layer timed in a loop of its own, its operands warm in "
+                  "cache). Back to back: one pass calls the layers one after the other, as a network does; "
+                  "median of per-round ratios, quartiles in parentheses.", "",
+                  f"| block | per layer | back to back | {SERIAL} ms per pass | dense BLAS ms per pass |",
+                  "|---|---|---|---|---|"]
+        for blk, e in seq.items():
+            s = stack(doc, SERIAL, blk, doc["extras"]["sequence"]["sparsity"])
+            per_layer = f"{s['speedup']:.2f}x" if s else "-"
+            q1, q3 = e["speedup_q1_q3"]
+            lines.append(f"| {blk} | {per_layer} | {e['speedup_median']:.2f}x ({q1:.2f}-{q3:.2f}) | "
+                         f"{1e3 * e['sparse_s']:.2f} | {1e3 * e['dense_s']:.2f} |")
     lines += ["", "## Backends", "", "| backend | available | note |", "|---|---|---|"]
     for bk in doc["backends"]:
         lines.append(f"| {bk['name']} | {'yes' if bk['available'] else 'no'} | {bk['reason']} |")
