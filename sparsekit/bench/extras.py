@@ -269,7 +269,7 @@ def stack_in_sequence(blocks=("1x1", "1x4", "4x1", "2x2", "4x4", "8x1"), sparsit
     """
     from ..backends import get_backend
     from .cases import Case, make_operands
-    from .harness import tolerance, verify
+    from .harness import reference, verify
     from .presets import MOBILENET_LAYERS
 
     layers = layers or MOBILENET_LAYERS
@@ -279,12 +279,10 @@ def stack_in_sequence(blocks=("1x1", "1x4", "4x1", "2x2", "4x4", "8x1"), sparsit
         passes = {"sparse": [], "dense": []}
         for lname, cin, cout, hw in layers:
             W, X = make_operands(Case(lname, cout, cin, hw, sparsity, (r, c)))
-            W64, X64 = W.astype(np.float64), X.astype(np.float64)
-            ref = W64 @ X64
-            scale = max(float(np.max(np.abs(W64) @ np.abs(X64))), 1e-300)
+            ref, scale, tol = reference(W, X)
             for side, name in (("sparse", "numba-simd"), ("dense", "dense-blas")):
                 p = get_backend(name).prepare(W, X, (r, c))
-                ok, err = verify(p.run(), ref, scale, tolerance(W.dtype, cin))
+                ok, err = verify(p.run(), ref, scale, tol)
                 if not ok:
                     raise AssertionError(f"{name} differs from W @ X on {lname} ({label}): {err}")
                 passes[side].append(p.run)

@@ -31,7 +31,7 @@ from .cases import Case, make_operands
 from .presets import get_preset, preset_cases
 from .timing import summarize, threads as thread_limit, time_interleaved
 
-__all__ = ["run_benchmark", "verify", "tolerance", "stack_totals", "SCHEMA"]
+__all__ = ["run_benchmark", "verify", "tolerance", "reference", "stack_totals", "SCHEMA"]
 
 SCHEMA = "sparsekit.bench/1"
 BASELINE = "dense-blas"
@@ -95,13 +95,18 @@ def _runs_at(backend, case: Case, limits: dict) -> bool:
     return allowed is None or backend.name == BASELINE or any(abs(case.sparsity - s) < 1e-9 for s in allowed)
 
 
-def _measure_case(case: Case, backends: list, nthreads: int, repeats: int, min_time: float) -> list:
-    W, X = make_operands(case)
+def reference(W, X) -> tuple:
+    """``(ref, scale, tol)`` for checking a product ``W @ X`` with :func:`verify`: the float64
+    product, ``max(|W| @ |X|)`` and the :func:`tolerance` of ``W``'s dtype."""
     W64, X64 = W.astype(np.float64), X.astype(np.float64)
     ref = W64 @ X64
     scale = float(np.max(np.abs(W64) @ np.abs(X64))) if ref.size else 1.0
-    scale = scale if scale > 0 else 1.0
-    tol = tolerance(case.dtype, case.K)
+    return ref, (scale if scale > 0 else 1.0), tolerance(W.dtype, W.shape[1])
+
+
+def _measure_case(case: Case, backends: list, nthreads: int, repeats: int, min_time: float) -> list:
+    W, X = make_operands(case)
+    ref, scale, tol = reference(W, X)
     rows, runs = [], {}
     for b in backends:
         ok, why = b.supports(case.blocksize, case.dtype)
