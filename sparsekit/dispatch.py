@@ -110,7 +110,11 @@ VARIANTS = ("auto", "reference", "scalar", "simd", "parallel")
 #: 5% faster at 50%), so one tile per block is kept.  float32 totals at 90% (ms; dense
 #: OpenBLAS 1 thread 12.7-16.2 ms): 8x1 t8 1.85, 4x1 t16 1.83 (t8 2.36), 4x4 t64 2.16,
 #: 8x8 t8 1.98, 2x2 t24 2.54, 1x4 t48 3.13, 1x8 t48 3.31, 1x1 t48 4.75.  A tile one step
-#: off costs 5-50%; the wrong one up to 2.5x.  Re-measure on another CPU (AVX-512 has 32
+#: off costs 5-50%; the wrong one up to 2.5x.  Re-measured 2026-11-25 after tiles narrower
+#: than 128 bytes started prefetching their rows of X (``PREFETCH_BYTES``): the same winners
+#: (8x1 t8, 4x1 t16: now 2.54 and 1.73 ms against dense 13-15 ms), except that 2x2 t16 is
+#: 5% ahead of t24 at 90% and 5-14% behind at 70% and 50%, and 4x4 t8 is within 3% of t64 at
+#: 90% and 30% behind at 50%: both kept.  Re-measure on another CPU (AVX-512 has 32
 #: registers: wider tiles): time each tile with ``spmm(A, X, tile=t)`` as above.
 AUTO_TILE = {
     ((1, 1), "float32"): 48,

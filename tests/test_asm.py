@@ -72,8 +72,7 @@ def test_register_tiles_have_no_scalar_fma(r, c, t):
     cut = src.replace("        if hw < U(8):\n", "        if False:\n")
     assert cut != src
     ns = {}
-    exec("import numba\nimport numpy as np\nfrom sparsekit.kernels.spmm_bcsr_tiled import FASTMATH, spmm_bcsr_tail\n"
-         "from sparsekit.kernels.stack_tile import stack_tile\nU = np.uint64\n" + cut, ns)
+    exec(tiled._HEADER.format(r=r, c=c) + cut, ns)  # the generated module's own imports
     k = ns[tiled.kernel_name(r, c, t, "simd")]
     tiled.compile_for(k, tiled_args(r, c, t, np.float32), "simd")
     ins = instructions(k.inspect_asm(k.signatures[0]))
@@ -83,6 +82,25 @@ def test_register_tiles_have_no_scalar_fma(r, c, t):
     # at least one ymm FMA per weight of a block (LLVM may keep a vectorised m loop rolled,
     # so the listing holds fewer FMAs than the tile executes)
     assert ymm >= r * c, fma
+
+
+@pytest.mark.parametrize(
+    "r, c, t, dtype, expected",
+    [(8, 1, 8, np.float32, 1), (4, 1, 16, np.float32, 1), (2, 2, 24, np.float32, 2), (1, 4, 8, np.float64, 4),
+     (1, 1, 48, np.float32, 0), (4, 4, 64, np.float32, 0), (8, 1, 16, np.float64, 0)],
+)
+def test_narrow_tiles_prefetch_their_x_rows(r, c, t, dtype, expected):
+    """A tile narrower than PREFETCH_BYTES prefetches, for each of the block's c rows of X,
+    the line PREFETCH_BYTES ahead; a wider one has no prefetch left in its machine code (the
+    test on the tile width is folded away at compile time: ``elements_in`` is a constant)."""
+    width = t * np.dtype(dtype).itemsize
+    assert (width < tiled.PREFETCH_BYTES) == (expected > 0)
+    asm = fresh_asm(tiled.get_kernel(r, c, t, "simd").py_func, tiled_args(r, c, t, dtype), "simd")
+    pf = re.findall(r"^\s+prefetcht0\s", asm, re.M)
+    if expected:  # one per row of X in the block, repeated where LLVM unrolls the loop over blocks
+        assert pf and len(pf) % expected == 0, len(pf)
+    else:
+        assert not pf, len(pf)
 
 
 def test_parallel_tiled_kernel_uses_ymm_fma():

@@ -14,6 +14,7 @@ from sparsekit.kernels.spmm_bcsr_tiled import (
     spmm_bcsr_tail_scalar,
     work_part,
 )
+from sparsekit.kernels.prefetch import elements_in, prefetch
 from sparsekit.kernels.stack_tile import stack_tile
 
 U = np.uint64  # unsigned indices: numba adds no negative-index wraparound code for them
@@ -25,6 +26,7 @@ def spmm_bcsr_1x4_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -37,6 +39,11 @@ def spmm_bcsr_1x4_t8_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -79,6 +86,7 @@ def spmm_bcsr_1x4_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -91,6 +99,11 @@ def spmm_bcsr_1x4_t16_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -133,6 +146,7 @@ def spmm_bcsr_1x4_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -145,6 +159,11 @@ def spmm_bcsr_1x4_t24_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -187,6 +206,7 @@ def spmm_bcsr_1x4_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -199,6 +219,11 @@ def spmm_bcsr_1x4_t32_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -241,6 +266,7 @@ def spmm_bcsr_1x4_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -253,6 +279,11 @@ def spmm_bcsr_1x4_t48_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -295,6 +326,7 @@ def spmm_bcsr_1x4_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -307,6 +339,11 @@ def spmm_bcsr_1x4_t64_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -349,6 +386,7 @@ def spmm_bcsr_1x4_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -361,6 +399,11 @@ def spmm_bcsr_1x4_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -403,6 +446,7 @@ def spmm_bcsr_1x4_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -415,6 +459,11 @@ def spmm_bcsr_1x4_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -457,6 +506,7 @@ def spmm_bcsr_1x4_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -469,6 +519,11 @@ def spmm_bcsr_1x4_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -511,6 +566,7 @@ def spmm_bcsr_1x4_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -523,6 +579,11 @@ def spmm_bcsr_1x4_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -565,6 +626,7 @@ def spmm_bcsr_1x4_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -577,6 +639,11 @@ def spmm_bcsr_1x4_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -619,6 +686,7 @@ def spmm_bcsr_1x4_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -631,6 +699,11 @@ def spmm_bcsr_1x4_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -672,6 +745,7 @@ def spmm_bcsr_1x4_t8_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, 
     """Block rows b0:b1, HW tiles t0:t1 (8 wide) and, if ``last``, the HW % 8 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -684,6 +758,11 @@ def spmm_bcsr_1x4_t8_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, 
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -733,6 +812,7 @@ def spmm_bcsr_1x4_t16_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (16 wide) and, if ``last``, the HW % 16 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -745,6 +825,11 @@ def spmm_bcsr_1x4_t16_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -794,6 +879,7 @@ def spmm_bcsr_1x4_t24_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (24 wide) and, if ``last``, the HW % 24 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -806,6 +892,11 @@ def spmm_bcsr_1x4_t24_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -855,6 +946,7 @@ def spmm_bcsr_1x4_t32_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (32 wide) and, if ``last``, the HW % 32 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -867,6 +959,11 @@ def spmm_bcsr_1x4_t32_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -916,6 +1013,7 @@ def spmm_bcsr_1x4_t48_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (48 wide) and, if ``last``, the HW % 48 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -928,6 +1026,11 @@ def spmm_bcsr_1x4_t48_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -977,6 +1080,7 @@ def spmm_bcsr_1x4_t64_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (64 wide) and, if ``last``, the HW % 64 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -989,6 +1093,11 @@ def spmm_bcsr_1x4_t64_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1039,6 +1148,7 @@ def spmm_bcsr_1x4_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1051,6 +1161,11 @@ def spmm_bcsr_1x4_t8_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -1093,6 +1208,7 @@ def spmm_bcsr_1x4_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1105,6 +1221,11 @@ def spmm_bcsr_1x4_t16_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -1147,6 +1268,7 @@ def spmm_bcsr_1x4_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1159,6 +1281,11 @@ def spmm_bcsr_1x4_t24_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -1201,6 +1328,7 @@ def spmm_bcsr_1x4_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1213,6 +1341,11 @@ def spmm_bcsr_1x4_t32_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -1255,6 +1388,7 @@ def spmm_bcsr_1x4_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1267,6 +1401,11 @@ def spmm_bcsr_1x4_t48_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -1309,6 +1448,7 @@ def spmm_bcsr_1x4_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1321,6 +1461,11 @@ def spmm_bcsr_1x4_t64_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])

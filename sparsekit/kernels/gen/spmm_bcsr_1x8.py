@@ -14,6 +14,7 @@ from sparsekit.kernels.spmm_bcsr_tiled import (
     spmm_bcsr_tail_scalar,
     work_part,
 )
+from sparsekit.kernels.prefetch import elements_in, prefetch
 from sparsekit.kernels.stack_tile import stack_tile
 
 U = np.uint64  # unsigned indices: numba adds no negative-index wraparound code for them
@@ -25,6 +26,7 @@ def spmm_bcsr_1x8_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -37,6 +39,15 @@ def spmm_bcsr_1x8_t8_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -95,6 +106,7 @@ def spmm_bcsr_1x8_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -107,6 +119,15 @@ def spmm_bcsr_1x8_t16_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -165,6 +186,7 @@ def spmm_bcsr_1x8_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -177,6 +199,15 @@ def spmm_bcsr_1x8_t24_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -235,6 +266,7 @@ def spmm_bcsr_1x8_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -247,6 +279,15 @@ def spmm_bcsr_1x8_t32_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -305,6 +346,7 @@ def spmm_bcsr_1x8_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -317,6 +359,15 @@ def spmm_bcsr_1x8_t48_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -375,6 +426,7 @@ def spmm_bcsr_1x8_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -387,6 +439,15 @@ def spmm_bcsr_1x8_t64_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -445,6 +506,7 @@ def spmm_bcsr_1x8_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -457,6 +519,15 @@ def spmm_bcsr_1x8_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -515,6 +586,7 @@ def spmm_bcsr_1x8_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -527,6 +599,15 @@ def spmm_bcsr_1x8_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -585,6 +666,7 @@ def spmm_bcsr_1x8_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -597,6 +679,15 @@ def spmm_bcsr_1x8_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -655,6 +746,7 @@ def spmm_bcsr_1x8_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -667,6 +759,15 @@ def spmm_bcsr_1x8_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -725,6 +826,7 @@ def spmm_bcsr_1x8_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -737,6 +839,15 @@ def spmm_bcsr_1x8_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -795,6 +906,7 @@ def spmm_bcsr_1x8_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -807,6 +919,15 @@ def spmm_bcsr_1x8_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -864,6 +985,7 @@ def spmm_bcsr_1x8_t8_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, 
     """Block rows b0:b1, HW tiles t0:t1 (8 wide) and, if ``last``, the HW % 8 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -876,6 +998,15 @@ def spmm_bcsr_1x8_t8_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, 
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -941,6 +1072,7 @@ def spmm_bcsr_1x8_t16_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (16 wide) and, if ``last``, the HW % 16 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -953,6 +1085,15 @@ def spmm_bcsr_1x8_t16_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1018,6 +1159,7 @@ def spmm_bcsr_1x8_t24_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (24 wide) and, if ``last``, the HW % 24 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1030,6 +1172,15 @@ def spmm_bcsr_1x8_t24_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1095,6 +1246,7 @@ def spmm_bcsr_1x8_t32_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (32 wide) and, if ``last``, the HW % 32 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1107,6 +1259,15 @@ def spmm_bcsr_1x8_t32_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1172,6 +1333,7 @@ def spmm_bcsr_1x8_t48_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (48 wide) and, if ``last``, the HW % 48 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1184,6 +1346,15 @@ def spmm_bcsr_1x8_t48_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1249,6 +1420,7 @@ def spmm_bcsr_1x8_t64_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (64 wide) and, if ``last``, the HW % 64 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1261,6 +1433,15 @@ def spmm_bcsr_1x8_t64_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1327,6 +1508,7 @@ def spmm_bcsr_1x8_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1339,6 +1521,15 @@ def spmm_bcsr_1x8_t8_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -1397,6 +1588,7 @@ def spmm_bcsr_1x8_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1409,6 +1601,15 @@ def spmm_bcsr_1x8_t16_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -1467,6 +1668,7 @@ def spmm_bcsr_1x8_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1479,6 +1681,15 @@ def spmm_bcsr_1x8_t24_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -1537,6 +1748,7 @@ def spmm_bcsr_1x8_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1549,6 +1761,15 @@ def spmm_bcsr_1x8_t32_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -1607,6 +1828,7 @@ def spmm_bcsr_1x8_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1619,6 +1841,15 @@ def spmm_bcsr_1x8_t48_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -1677,6 +1908,7 @@ def spmm_bcsr_1x8_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1689,6 +1921,15 @@ def spmm_bcsr_1x8_t64_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])

@@ -14,6 +14,7 @@ from sparsekit.kernels.spmm_bcsr_tiled import (
     spmm_bcsr_tail_scalar,
     work_part,
 )
+from sparsekit.kernels.prefetch import elements_in, prefetch
 from sparsekit.kernels.stack_tile import stack_tile
 
 U = np.uint64  # unsigned indices: numba adds no negative-index wraparound code for them
@@ -25,6 +26,7 @@ def spmm_bcsr_2x2_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -38,6 +40,9 @@ def spmm_bcsr_2x2_t8_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -83,6 +88,7 @@ def spmm_bcsr_2x2_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -96,6 +102,9 @@ def spmm_bcsr_2x2_t16_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -141,6 +150,7 @@ def spmm_bcsr_2x2_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -154,6 +164,9 @@ def spmm_bcsr_2x2_t24_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -199,6 +212,7 @@ def spmm_bcsr_2x2_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -212,6 +226,9 @@ def spmm_bcsr_2x2_t32_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -257,6 +274,7 @@ def spmm_bcsr_2x2_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -270,6 +288,9 @@ def spmm_bcsr_2x2_t48_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -315,6 +336,7 @@ def spmm_bcsr_2x2_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -328,6 +350,9 @@ def spmm_bcsr_2x2_t64_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -373,6 +398,7 @@ def spmm_bcsr_2x2_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -386,6 +412,9 @@ def spmm_bcsr_2x2_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -431,6 +460,7 @@ def spmm_bcsr_2x2_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -444,6 +474,9 @@ def spmm_bcsr_2x2_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -489,6 +522,7 @@ def spmm_bcsr_2x2_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -502,6 +536,9 @@ def spmm_bcsr_2x2_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -547,6 +584,7 @@ def spmm_bcsr_2x2_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -560,6 +598,9 @@ def spmm_bcsr_2x2_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -605,6 +646,7 @@ def spmm_bcsr_2x2_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -618,6 +660,9 @@ def spmm_bcsr_2x2_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -663,6 +708,7 @@ def spmm_bcsr_2x2_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -676,6 +722,9 @@ def spmm_bcsr_2x2_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -720,6 +769,7 @@ def spmm_bcsr_2x2_t8_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, 
     """Block rows b0:b1, HW tiles t0:t1 (8 wide) and, if ``last``, the HW % 8 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -733,6 +783,9 @@ def spmm_bcsr_2x2_t8_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, 
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -785,6 +838,7 @@ def spmm_bcsr_2x2_t16_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (16 wide) and, if ``last``, the HW % 16 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -798,6 +852,9 @@ def spmm_bcsr_2x2_t16_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -850,6 +907,7 @@ def spmm_bcsr_2x2_t24_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (24 wide) and, if ``last``, the HW % 24 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -863,6 +921,9 @@ def spmm_bcsr_2x2_t24_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -915,6 +976,7 @@ def spmm_bcsr_2x2_t32_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (32 wide) and, if ``last``, the HW % 32 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -928,6 +990,9 @@ def spmm_bcsr_2x2_t32_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -980,6 +1045,7 @@ def spmm_bcsr_2x2_t48_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (48 wide) and, if ``last``, the HW % 48 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -993,6 +1059,9 @@ def spmm_bcsr_2x2_t48_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -1045,6 +1114,7 @@ def spmm_bcsr_2x2_t64_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (64 wide) and, if ``last``, the HW % 64 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1058,6 +1128,9 @@ def spmm_bcsr_2x2_t64_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w1_0 = wf[wb + U(2)]
@@ -1111,6 +1184,7 @@ def spmm_bcsr_2x2_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1124,6 +1198,9 @@ def spmm_bcsr_2x2_t8_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w1_0 = np.int32(wf[wb + U(2)])
@@ -1169,6 +1246,7 @@ def spmm_bcsr_2x2_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1182,6 +1260,9 @@ def spmm_bcsr_2x2_t16_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w1_0 = np.int32(wf[wb + U(2)])
@@ -1227,6 +1308,7 @@ def spmm_bcsr_2x2_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1240,6 +1322,9 @@ def spmm_bcsr_2x2_t24_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w1_0 = np.int32(wf[wb + U(2)])
@@ -1285,6 +1370,7 @@ def spmm_bcsr_2x2_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1298,6 +1384,9 @@ def spmm_bcsr_2x2_t32_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w1_0 = np.int32(wf[wb + U(2)])
@@ -1343,6 +1432,7 @@ def spmm_bcsr_2x2_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1356,6 +1446,9 @@ def spmm_bcsr_2x2_t48_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w1_0 = np.int32(wf[wb + U(2)])
@@ -1401,6 +1494,7 @@ def spmm_bcsr_2x2_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1414,6 +1508,9 @@ def spmm_bcsr_2x2_t64_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(2) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w1_0 = np.int32(wf[wb + U(2)])

@@ -14,6 +14,7 @@ from sparsekit.kernels.spmm_bcsr_tiled import (
     spmm_bcsr_tail_scalar,
     work_part,
 )
+from sparsekit.kernels.prefetch import elements_in, prefetch
 from sparsekit.kernels.stack_tile import stack_tile
 
 U = np.uint64  # unsigned indices: numba adds no negative-index wraparound code for them
@@ -25,6 +26,7 @@ def spmm_bcsr_4x1_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -40,6 +42,8 @@ def spmm_bcsr_4x1_t8_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -97,6 +101,7 @@ def spmm_bcsr_4x1_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -112,6 +117,8 @@ def spmm_bcsr_4x1_t16_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -169,6 +176,7 @@ def spmm_bcsr_4x1_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -184,6 +192,8 @@ def spmm_bcsr_4x1_t24_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -241,6 +251,7 @@ def spmm_bcsr_4x1_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -256,6 +267,8 @@ def spmm_bcsr_4x1_t32_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -313,6 +326,7 @@ def spmm_bcsr_4x1_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -328,6 +342,8 @@ def spmm_bcsr_4x1_t48_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -385,6 +401,7 @@ def spmm_bcsr_4x1_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -400,6 +417,8 @@ def spmm_bcsr_4x1_t64_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -457,6 +476,7 @@ def spmm_bcsr_4x1_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -472,6 +492,8 @@ def spmm_bcsr_4x1_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -529,6 +551,7 @@ def spmm_bcsr_4x1_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -544,6 +567,8 @@ def spmm_bcsr_4x1_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -601,6 +626,7 @@ def spmm_bcsr_4x1_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -616,6 +642,8 @@ def spmm_bcsr_4x1_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -673,6 +701,7 @@ def spmm_bcsr_4x1_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -688,6 +717,8 @@ def spmm_bcsr_4x1_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -745,6 +776,7 @@ def spmm_bcsr_4x1_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -760,6 +792,8 @@ def spmm_bcsr_4x1_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -817,6 +851,7 @@ def spmm_bcsr_4x1_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -832,6 +867,8 @@ def spmm_bcsr_4x1_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -888,6 +925,7 @@ def spmm_bcsr_4x1_t8_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, 
     """Block rows b0:b1, HW tiles t0:t1 (8 wide) and, if ``last``, the HW % 8 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -903,6 +941,8 @@ def spmm_bcsr_4x1_t8_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, 
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -967,6 +1007,7 @@ def spmm_bcsr_4x1_t16_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (16 wide) and, if ``last``, the HW % 16 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -982,6 +1023,8 @@ def spmm_bcsr_4x1_t16_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -1046,6 +1089,7 @@ def spmm_bcsr_4x1_t24_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (24 wide) and, if ``last``, the HW % 24 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1061,6 +1105,8 @@ def spmm_bcsr_4x1_t24_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -1125,6 +1171,7 @@ def spmm_bcsr_4x1_t32_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (32 wide) and, if ``last``, the HW % 32 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1140,6 +1187,8 @@ def spmm_bcsr_4x1_t32_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -1204,6 +1253,7 @@ def spmm_bcsr_4x1_t48_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (48 wide) and, if ``last``, the HW % 48 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1219,6 +1269,8 @@ def spmm_bcsr_4x1_t48_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -1283,6 +1335,7 @@ def spmm_bcsr_4x1_t64_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (64 wide) and, if ``last``, the HW % 64 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1298,6 +1351,8 @@ def spmm_bcsr_4x1_t64_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -1363,6 +1418,7 @@ def spmm_bcsr_4x1_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1378,6 +1434,8 @@ def spmm_bcsr_4x1_t8_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w1_0 = np.int32(wf[wb + U(1)])
                 w2_0 = np.int32(wf[wb + U(2)])
@@ -1435,6 +1493,7 @@ def spmm_bcsr_4x1_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1450,6 +1509,8 @@ def spmm_bcsr_4x1_t16_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w1_0 = np.int32(wf[wb + U(1)])
                 w2_0 = np.int32(wf[wb + U(2)])
@@ -1507,6 +1568,7 @@ def spmm_bcsr_4x1_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1522,6 +1584,8 @@ def spmm_bcsr_4x1_t24_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w1_0 = np.int32(wf[wb + U(1)])
                 w2_0 = np.int32(wf[wb + U(2)])
@@ -1579,6 +1643,7 @@ def spmm_bcsr_4x1_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1594,6 +1659,8 @@ def spmm_bcsr_4x1_t32_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w1_0 = np.int32(wf[wb + U(1)])
                 w2_0 = np.int32(wf[wb + U(2)])
@@ -1651,6 +1718,7 @@ def spmm_bcsr_4x1_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1666,6 +1734,8 @@ def spmm_bcsr_4x1_t48_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w1_0 = np.int32(wf[wb + U(1)])
                 w2_0 = np.int32(wf[wb + U(2)])
@@ -1723,6 +1793,7 @@ def spmm_bcsr_4x1_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1738,6 +1809,8 @@ def spmm_bcsr_4x1_t64_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(4)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w1_0 = np.int32(wf[wb + U(1)])
                 w2_0 = np.int32(wf[wb + U(2)])

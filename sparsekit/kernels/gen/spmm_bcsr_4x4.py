@@ -14,6 +14,7 @@ from sparsekit.kernels.spmm_bcsr_tiled import (
     spmm_bcsr_tail_scalar,
     work_part,
 )
+from sparsekit.kernels.prefetch import elements_in, prefetch
 from sparsekit.kernels.stack_tile import stack_tile
 
 U = np.uint64  # unsigned indices: numba adds no negative-index wraparound code for them
@@ -25,6 +26,7 @@ def spmm_bcsr_4x4_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -40,6 +42,11 @@ def spmm_bcsr_4x4_t8_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -127,6 +134,7 @@ def spmm_bcsr_4x4_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -142,6 +150,11 @@ def spmm_bcsr_4x4_t16_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -229,6 +242,7 @@ def spmm_bcsr_4x4_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -244,6 +258,11 @@ def spmm_bcsr_4x4_t24_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -331,6 +350,7 @@ def spmm_bcsr_4x4_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -346,6 +366,11 @@ def spmm_bcsr_4x4_t32_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -433,6 +458,7 @@ def spmm_bcsr_4x4_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -448,6 +474,11 @@ def spmm_bcsr_4x4_t48_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -535,6 +566,7 @@ def spmm_bcsr_4x4_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -550,6 +582,11 @@ def spmm_bcsr_4x4_t64_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -637,6 +674,7 @@ def spmm_bcsr_4x4_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -652,6 +690,11 @@ def spmm_bcsr_4x4_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -739,6 +782,7 @@ def spmm_bcsr_4x4_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -754,6 +798,11 @@ def spmm_bcsr_4x4_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -841,6 +890,7 @@ def spmm_bcsr_4x4_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -856,6 +906,11 @@ def spmm_bcsr_4x4_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -943,6 +998,7 @@ def spmm_bcsr_4x4_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -958,6 +1014,11 @@ def spmm_bcsr_4x4_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1045,6 +1106,7 @@ def spmm_bcsr_4x4_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1060,6 +1122,11 @@ def spmm_bcsr_4x4_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1147,6 +1214,7 @@ def spmm_bcsr_4x4_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1162,6 +1230,11 @@ def spmm_bcsr_4x4_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1248,6 +1321,7 @@ def spmm_bcsr_4x4_t8_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, 
     """Block rows b0:b1, HW tiles t0:t1 (8 wide) and, if ``last``, the HW % 8 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1263,6 +1337,11 @@ def spmm_bcsr_4x4_t8_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, 
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1357,6 +1436,7 @@ def spmm_bcsr_4x4_t16_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (16 wide) and, if ``last``, the HW % 16 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1372,6 +1452,11 @@ def spmm_bcsr_4x4_t16_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1466,6 +1551,7 @@ def spmm_bcsr_4x4_t24_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (24 wide) and, if ``last``, the HW % 24 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1481,6 +1567,11 @@ def spmm_bcsr_4x4_t24_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1575,6 +1666,7 @@ def spmm_bcsr_4x4_t32_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (32 wide) and, if ``last``, the HW % 32 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1590,6 +1682,11 @@ def spmm_bcsr_4x4_t32_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1684,6 +1781,7 @@ def spmm_bcsr_4x4_t48_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (48 wide) and, if ``last``, the HW % 48 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1699,6 +1797,11 @@ def spmm_bcsr_4x4_t48_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1793,6 +1896,7 @@ def spmm_bcsr_4x4_t64_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (64 wide) and, if ``last``, the HW % 64 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1808,6 +1912,11 @@ def spmm_bcsr_4x4_t64_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1903,6 +2012,7 @@ def spmm_bcsr_4x4_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1918,6 +2028,11 @@ def spmm_bcsr_4x4_t8_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -2005,6 +2120,7 @@ def spmm_bcsr_4x4_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -2020,6 +2136,11 @@ def spmm_bcsr_4x4_t16_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -2107,6 +2228,7 @@ def spmm_bcsr_4x4_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -2122,6 +2244,11 @@ def spmm_bcsr_4x4_t24_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -2209,6 +2336,7 @@ def spmm_bcsr_4x4_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -2224,6 +2352,11 @@ def spmm_bcsr_4x4_t32_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -2311,6 +2444,7 @@ def spmm_bcsr_4x4_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -2326,6 +2460,11 @@ def spmm_bcsr_4x4_t48_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -2413,6 +2552,7 @@ def spmm_bcsr_4x4_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -2428,6 +2568,11 @@ def spmm_bcsr_4x4_t64_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(16)
                 xb = U(indices[k]) * U(4) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])

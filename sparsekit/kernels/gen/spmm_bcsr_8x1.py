@@ -14,6 +14,7 @@ from sparsekit.kernels.spmm_bcsr_tiled import (
     spmm_bcsr_tail_scalar,
     work_part,
 )
+from sparsekit.kernels.prefetch import elements_in, prefetch
 from sparsekit.kernels.stack_tile import stack_tile
 
 U = np.uint64  # unsigned indices: numba adds no negative-index wraparound code for them
@@ -25,6 +26,7 @@ def spmm_bcsr_8x1_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -44,6 +46,8 @@ def spmm_bcsr_8x1_t8_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -137,6 +141,7 @@ def spmm_bcsr_8x1_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -156,6 +161,8 @@ def spmm_bcsr_8x1_t16_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -249,6 +256,7 @@ def spmm_bcsr_8x1_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -268,6 +276,8 @@ def spmm_bcsr_8x1_t24_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -361,6 +371,7 @@ def spmm_bcsr_8x1_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -380,6 +391,8 @@ def spmm_bcsr_8x1_t32_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -473,6 +486,7 @@ def spmm_bcsr_8x1_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -492,6 +506,8 @@ def spmm_bcsr_8x1_t48_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -585,6 +601,7 @@ def spmm_bcsr_8x1_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -604,6 +621,8 @@ def spmm_bcsr_8x1_t64_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -697,6 +716,7 @@ def spmm_bcsr_8x1_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -716,6 +736,8 @@ def spmm_bcsr_8x1_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -809,6 +831,7 @@ def spmm_bcsr_8x1_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -828,6 +851,8 @@ def spmm_bcsr_8x1_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -921,6 +946,7 @@ def spmm_bcsr_8x1_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -940,6 +966,8 @@ def spmm_bcsr_8x1_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -1033,6 +1061,7 @@ def spmm_bcsr_8x1_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1052,6 +1081,8 @@ def spmm_bcsr_8x1_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -1145,6 +1176,7 @@ def spmm_bcsr_8x1_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1164,6 +1196,8 @@ def spmm_bcsr_8x1_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -1257,6 +1291,7 @@ def spmm_bcsr_8x1_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1276,6 +1311,8 @@ def spmm_bcsr_8x1_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -1368,6 +1405,7 @@ def spmm_bcsr_8x1_t8_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, 
     """Block rows b0:b1, HW tiles t0:t1 (8 wide) and, if ``last``, the HW % 8 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1387,6 +1425,8 @@ def spmm_bcsr_8x1_t8_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, 
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -1487,6 +1527,7 @@ def spmm_bcsr_8x1_t16_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (16 wide) and, if ``last``, the HW % 16 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1506,6 +1547,8 @@ def spmm_bcsr_8x1_t16_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -1606,6 +1649,7 @@ def spmm_bcsr_8x1_t24_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (24 wide) and, if ``last``, the HW % 24 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1625,6 +1669,8 @@ def spmm_bcsr_8x1_t24_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -1725,6 +1771,7 @@ def spmm_bcsr_8x1_t32_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (32 wide) and, if ``last``, the HW % 32 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1744,6 +1791,8 @@ def spmm_bcsr_8x1_t32_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -1844,6 +1893,7 @@ def spmm_bcsr_8x1_t48_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (48 wide) and, if ``last``, the HW % 48 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1863,6 +1913,8 @@ def spmm_bcsr_8x1_t48_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -1963,6 +2015,7 @@ def spmm_bcsr_8x1_t64_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (64 wide) and, if ``last``, the HW % 64 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -1982,6 +2035,8 @@ def spmm_bcsr_8x1_t64_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w1_0 = wf[wb + U(1)]
                 w2_0 = wf[wb + U(2)]
@@ -2083,6 +2138,7 @@ def spmm_bcsr_8x1_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -2102,6 +2158,8 @@ def spmm_bcsr_8x1_t8_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w1_0 = np.int32(wf[wb + U(1)])
                 w2_0 = np.int32(wf[wb + U(2)])
@@ -2195,6 +2253,7 @@ def spmm_bcsr_8x1_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -2214,6 +2273,8 @@ def spmm_bcsr_8x1_t16_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w1_0 = np.int32(wf[wb + U(1)])
                 w2_0 = np.int32(wf[wb + U(2)])
@@ -2307,6 +2368,7 @@ def spmm_bcsr_8x1_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -2326,6 +2388,8 @@ def spmm_bcsr_8x1_t24_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w1_0 = np.int32(wf[wb + U(1)])
                 w2_0 = np.int32(wf[wb + U(2)])
@@ -2419,6 +2483,7 @@ def spmm_bcsr_8x1_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -2438,6 +2503,8 @@ def spmm_bcsr_8x1_t32_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w1_0 = np.int32(wf[wb + U(1)])
                 w2_0 = np.int32(wf[wb + U(2)])
@@ -2531,6 +2598,7 @@ def spmm_bcsr_8x1_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -2550,6 +2618,8 @@ def spmm_bcsr_8x1_t48_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w1_0 = np.int32(wf[wb + U(1)])
                 w2_0 = np.int32(wf[wb + U(2)])
@@ -2643,6 +2713,7 @@ def spmm_bcsr_8x1_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -2662,6 +2733,8 @@ def spmm_bcsr_8x1_t64_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(8)
                 xb = U(indices[k]) * U(1) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w1_0 = np.int32(wf[wb + U(1)])
                 w2_0 = np.int32(wf[wb + U(2)])

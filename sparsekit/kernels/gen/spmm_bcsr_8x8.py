@@ -14,6 +14,7 @@ from sparsekit.kernels.spmm_bcsr_tiled import (
     spmm_bcsr_tail_scalar,
     work_part,
 )
+from sparsekit.kernels.prefetch import elements_in, prefetch
 from sparsekit.kernels.stack_tile import stack_tile
 
 U = np.uint64  # unsigned indices: numba adds no negative-index wraparound code for them
@@ -25,6 +26,7 @@ def spmm_bcsr_8x8_t8_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -44,6 +46,15 @@ def spmm_bcsr_8x8_t8_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -263,6 +274,7 @@ def spmm_bcsr_8x8_t16_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -282,6 +294,15 @@ def spmm_bcsr_8x8_t16_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -501,6 +522,7 @@ def spmm_bcsr_8x8_t24_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -520,6 +542,15 @@ def spmm_bcsr_8x8_t24_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -739,6 +770,7 @@ def spmm_bcsr_8x8_t32_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -758,6 +790,15 @@ def spmm_bcsr_8x8_t32_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -977,6 +1018,7 @@ def spmm_bcsr_8x8_t48_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -996,6 +1038,15 @@ def spmm_bcsr_8x8_t48_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1215,6 +1266,7 @@ def spmm_bcsr_8x8_t64_simd(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1234,6 +1286,15 @@ def spmm_bcsr_8x8_t64_simd(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1453,6 +1514,7 @@ def spmm_bcsr_8x8_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1472,6 +1534,15 @@ def spmm_bcsr_8x8_t8_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1691,6 +1762,7 @@ def spmm_bcsr_8x8_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1710,6 +1782,15 @@ def spmm_bcsr_8x8_t16_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -1929,6 +2010,7 @@ def spmm_bcsr_8x8_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -1948,6 +2030,15 @@ def spmm_bcsr_8x8_t24_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -2167,6 +2258,7 @@ def spmm_bcsr_8x8_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -2186,6 +2278,15 @@ def spmm_bcsr_8x8_t32_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -2405,6 +2506,7 @@ def spmm_bcsr_8x8_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -2424,6 +2526,15 @@ def spmm_bcsr_8x8_t48_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -2643,6 +2754,7 @@ def spmm_bcsr_8x8_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -2662,6 +2774,15 @@ def spmm_bcsr_8x8_t64_scalar(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -2880,6 +3001,7 @@ def spmm_bcsr_8x8_t8_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, 
     """Block rows b0:b1, HW tiles t0:t1 (8 wide) and, if ``last``, the HW % 8 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -2899,6 +3021,15 @@ def spmm_bcsr_8x8_t8_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1, 
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -3125,6 +3256,7 @@ def spmm_bcsr_8x8_t16_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (16 wide) and, if ``last``, the HW % 16 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -3144,6 +3276,15 @@ def spmm_bcsr_8x8_t16_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -3370,6 +3511,7 @@ def spmm_bcsr_8x8_t24_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (24 wide) and, if ``last``, the HW % 24 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -3389,6 +3531,15 @@ def spmm_bcsr_8x8_t24_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -3615,6 +3766,7 @@ def spmm_bcsr_8x8_t32_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (32 wide) and, if ``last``, the HW % 32 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -3634,6 +3786,15 @@ def spmm_bcsr_8x8_t32_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -3860,6 +4021,7 @@ def spmm_bcsr_8x8_t48_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (48 wide) and, if ``last``, the HW % 48 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -3879,6 +4041,15 @@ def spmm_bcsr_8x8_t48_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -4105,6 +4276,7 @@ def spmm_bcsr_8x8_t64_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
     """Block rows b0:b1, HW tiles t0:t1 (64 wide) and, if ``last``, the HW % 64 columns after the last whole tile (generated)."""
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if last and hw >= U(8) else U(0)
     for bi in range(b0, b1):
         k0 = U(indptr[bi])
@@ -4124,6 +4296,15 @@ def spmm_bcsr_8x8_t64_range(wf, indices, indptr, xf, yf, n_cols, b0, b1, t0, t1,
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = wf[wb + U(0)]
                 w0_1 = wf[wb + U(1)]
                 w0_2 = wf[wb + U(2)]
@@ -4351,6 +4532,7 @@ def spmm_bcsr_8x8_t8_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(8)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -4370,6 +4552,15 @@ def spmm_bcsr_8x8_t8_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(8) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -4589,6 +4780,7 @@ def spmm_bcsr_8x8_t16_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(16)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -4608,6 +4800,15 @@ def spmm_bcsr_8x8_t16_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(16) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -4827,6 +5028,7 @@ def spmm_bcsr_8x8_t24_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(24)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -4846,6 +5048,15 @@ def spmm_bcsr_8x8_t24_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(24) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -5065,6 +5276,7 @@ def spmm_bcsr_8x8_t32_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(32)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -5084,6 +5296,15 @@ def spmm_bcsr_8x8_t32_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(32) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -5303,6 +5524,7 @@ def spmm_bcsr_8x8_t48_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(48)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -5322,6 +5544,15 @@ def spmm_bcsr_8x8_t48_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(48) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
@@ -5541,6 +5772,7 @@ def spmm_bcsr_8x8_t64_int8(wf, indices, indptr, xf, yf, n_cols):
     n_brows = indptr.shape[0] - 1
     hw = U(n_cols)
     hw_main = hw - hw % U(64)
+    pf = elements_in(128, xf)  # prefetch distance along a row of X (elements; a constant)
     n_last = (hw - hw_main + U(7)) // U(8) if hw >= U(8) else U(0)
     for bi in range(n_brows):
         k0 = U(indptr[bi])
@@ -5560,6 +5792,15 @@ def spmm_bcsr_8x8_t64_int8(wf, indices, indptr, xf, yf, n_cols):
             for k in range(k0, k1):
                 wb = k * U(64)
                 xb = U(indices[k]) * U(8) * hw + m0
+                if U(64) < pf:
+                    prefetch(xf, xb + U(0) * hw + pf)
+                    prefetch(xf, xb + U(1) * hw + pf)
+                    prefetch(xf, xb + U(2) * hw + pf)
+                    prefetch(xf, xb + U(3) * hw + pf)
+                    prefetch(xf, xb + U(4) * hw + pf)
+                    prefetch(xf, xb + U(5) * hw + pf)
+                    prefetch(xf, xb + U(6) * hw + pf)
+                    prefetch(xf, xb + U(7) * hw + pf)
                 w0_0 = np.int32(wf[wb + U(0)])
                 w0_1 = np.int32(wf[wb + U(1)])
                 w0_2 = np.int32(wf[wb + U(2)])
