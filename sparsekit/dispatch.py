@@ -55,9 +55,9 @@ it on disk for later processes.  Time kernels after a warm-up call.
 Repeated calls: ``spmm`` keeps a call plan per matrix (:class:`_Plan`: the kernel, the
 flattened weights, the checks already passed) for each kind of operand, so the Python
 around a repeated product is ~4 us (one thread) instead of ~8 us.  A plan is used only
-while ``A.data``, ``A.indices`` and ``A.indptr`` are the same array objects (changing
-their values in place is seen; assigning new arrays makes a new plan) and is dropped
-with the matrix.
+while ``A.data``, ``A.indices`` and ``A.indptr`` are the same array objects (values of
+``data`` changed in place are seen; ``indices`` and ``indptr`` are read-only once checked;
+assigning new arrays makes a new plan) and is dropped with the matrix.
 
 Timing: single-thread comparisons should set ``numba.set_num_threads(1)`` and limit
 only BLAS (``threadpool_limits(1, user_api="blas")``).  "parallel" needs idle cores:
@@ -327,9 +327,9 @@ def _checked(A) -> None:
 
     The containers check their arrays when built and remember them (``A._checked``), but
     ``A.indices = ...`` can be assigned later, and a kernel does no bounds checks: the
-    checks run again, once per new set of arrays, before any kernel sees them.  Values
-    changed in place are not seen (as in scipy: call ``A.check_format()`` after editing
-    ``indices`` or ``indptr``).
+    checks run again, once per new set of arrays, before any kernel sees them.  The checked
+    ``indices`` and ``indptr`` are read-only copies (:func:`~sparsekit.formats.validation.read_only`),
+    so they cannot be edited in place behind the checks' back.
     """
     seen = getattr(A, "_checked", None)
     if seen is None or seen[0] is not A.data or seen[1] is not A.indices or seen[2] is not A.indptr:

@@ -31,6 +31,7 @@ from .formats.validation import (
     check_indptr,
     check_shape,
     common_index_dtype,
+    read_only,
 )
 from .dispatch import _cached_plan, _checked, _keep_plan, _padded_x, _Plan, _plan_key, _result_buffer, _trim_result
 from .kernels import spmm_bcsr_tiled as _tiled
@@ -102,7 +103,8 @@ class Int8BCSR:
         indices = as_index_array("indices", indices)
         indptr = as_index_array("indptr", indptr)
         itype = common_index_dtype(indices, indptr)
-        indices, indptr = indices.astype(itype, copy=False), indptr.astype(itype, copy=False)
+        indices = read_only(indices.astype(itype, copy=False))  # checked, then never edited in place
+        indptr = read_only(indptr.astype(itype, copy=False))
         if data.shape[0] != indices.shape[0]:
             raise ValueError(
                 f"data and indices must have the same number of blocks, got {data.shape[0]} and {indices.shape[0]}"

@@ -1,10 +1,13 @@
 """The public entry points of sparsekit.dispatch: choice of kernel, out=, errors before kernels."""
+import subprocess
+import sys
 import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from sparsekit import BCSR, CSR, dispatch
+from sparsekit.quant import Int8BCSR
 from sparsekit.kernels import spmm_bcsr_tiled as tiled
 
 
@@ -212,7 +215,57 @@ def test_arrays_assigned_after_construction_are_checked_before_a_kernel():
     C.indices = list(CSR.from_dense(W).indices)  # a list passes and becomes an array
     np.testing.assert_allclose(C @ X, W @ X, rtol=1e-5, atol=1e-5)
     assert isinstance(C.indices, np.ndarray)
-    # edited in place: seen only when asked for, as in scipy
-    C.indices[0] = 10 ** 6
-    with pytest.raises(ValueError, match="indices"):
-        C.check_format()
+    # edited in place: refused at once (the checked arrays are read-only copies)
+    with pytest.raises(ValueError, match="read-only"):
+        C.indices[0] = 10 ** 6
+    with pytest.raises(ValueError, match="read-only"):
+        C.indptr[1] += 1
+    np.testing.assert_allclose(C @ X, W @ X, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("make_matrix", [
+    lambda W: CSR.from_dense(W),
+    lambda W: BCSR.from_dense(W, blocksize=(4, 1)),
+    lambda W: Int8BCSR.from_bcsr(BCSR.from_dense(W, blocksize=(2, 2))),
+], ids=["CSR", "BCSR", "Int8BCSR"])
+def test_structure_is_read_only_and_the_callers_arrays_are_not(make_matrix):
+    W = np.random.default_rng(4).standard_normal((8, 6)).astype(np.float32)
+    A = make_matrix(W)
+    for name in ("indices", "indptr"):
+        arr = getattr(A, name)
+        assert not arr.flags.writeable and arr.flags.owndata
+        with pytest.raises(ValueError):
+            arr[...] = 0
+        with pytest.raises(ValueError):
+            arr[:].flags.writeable = True  # nor through a view
+    assert A.data.flags.writeable  # values may be edited: they cannot send a kernel astray
+    # the caller's arrays are copied, not frozen, and later edits to them do not reach A
+    indices, indptr = A.indices.copy(), A.indptr.copy()
+    B = type(A)(A.data, indices, indptr, A.shape, *([A.blocksize] if hasattr(A, "blocksize") else []),
+                *([A.scale] if hasattr(A, "scale") else []))
+    assert indices.flags.writeable and indptr.flags.writeable
+    indices[...] = 10 ** 6
+    assert B.indices.max() < 10 ** 6
+    # a matrix built from another's read-only arrays shares them (no copy needed)
+    C = type(A)(A.data, A.indices, A.indptr, A.shape, *([A.blocksize] if hasattr(A, "blocksize") else []),
+                *([A.scale] if hasattr(A, "scale") else []))
+    assert C.indices is A.indices and C.indptr is A.indptr
+
+
+def test_an_index_edited_in_place_cannot_crash_the_process():
+    """The edit that used to end in a segmentation fault: now a ValueError, in a child process
+    so that a regression shows as a failed test, not a dead test run."""
+    code = (
+        "import numpy as np\n"
+        "from sparsekit import CSR\n"
+        "A = CSR.from_dense(np.eye(4, dtype=np.float32))\n"
+        "try:\n"
+        "    A.indices[0] = 10 ** 9\n"
+        "except ValueError as e:\n"
+        "    print('refused:', e)\n"
+        "print(float((A @ np.ones((4, 8), np.float32)).sum()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "refused: assignment destination is read-only" in out.stdout
+    assert out.stdout.strip().endswith("32.0")

@@ -27,6 +27,7 @@ from .validation import (
     check_indptr,
     check_shape,
     common_index_dtype,
+    read_only,
 )
 
 __all__ = ["BCSR"]
@@ -53,6 +54,9 @@ class BCSR:
     shape : ``(M, N)``, the logical shape (need not be a multiple of the block)
     blocksize : ``(r, c)``; taken from ``data`` when omitted
 
+    Validated as :class:`~sparsekit.CSR` is; ``indices`` and ``indptr`` are kept as
+    read-only copies, ``data`` may be edited in place.
+
     >>> A = BCSR.from_dense([[1., 2., 0., 0.], [0., 3., 0., 0.]], blocksize=(2, 2))
     >>> A.data.shape, A.indices, A.indptr
     ((1, 2, 2), array([0], dtype=int32), array([0, 1], dtype=int32))
@@ -73,8 +77,8 @@ class BCSR:
         indices = as_index_array("indices", indices)
         indptr = as_index_array("indptr", indptr)
         itype = common_index_dtype(indices, indptr)
-        indices = indices.astype(itype, copy=False)
-        indptr = indptr.astype(itype, copy=False)
+        indices = read_only(indices.astype(itype, copy=False))  # checked, then never edited in place
+        indptr = read_only(indptr.astype(itype, copy=False))
         if data.shape[0] != indices.shape[0]:
             raise ValueError(
                 f"data and indices must have the same number of blocks, got {data.shape[0]} and {indices.shape[0]}"
@@ -85,7 +89,7 @@ class BCSR:
         check_indices_in_range("indices", indices, n_bcols)
         _check_padding(data, indices, indptr, shape, r, c)
         if copy:
-            data, indices, indptr = data.copy(), indices.copy(), indptr.copy()
+            data = data.copy()
         self.data = data
         self.indices = indices
         self.indptr = indptr
@@ -222,7 +226,7 @@ class BCSR:
 
     def check_format(self) -> None:
         """Check ``data``, ``indices`` and ``indptr`` again, as the constructor does: after
-        assigning or editing them.  Raises ``ValueError``/``TypeError`` naming the problem;
+        assigning new arrays (``indices`` and ``indptr`` are read-only; ``data`` may be edited).  Raises ``ValueError``/``TypeError`` naming the problem;
         arrays that pass are kept in the dtypes the constructor gives.  ``A @ X`` runs it
         by itself when the arrays are other objects than those last checked."""
         B = BCSR(self.data, self.indices, self.indptr, self.shape, self.blocksize)

@@ -21,6 +21,7 @@ from .validation import (
     check_indptr,
     check_shape,
     common_index_dtype,
+    read_only,
 )
 
 __all__ = ["CSR"]
@@ -37,7 +38,10 @@ class CSR:
     shape : ``(n_rows, n_cols)``
 
     All arguments are validated (like scipy's ``check_format``); malformed
-    input raises ``ValueError``/``TypeError`` naming the field.
+    input raises ``ValueError``/``TypeError`` naming the field.  ``indices`` and
+    ``indptr`` are kept as read-only copies (a kernel trusts them; the caller's
+    arrays stay as they were); ``data`` is shared unless ``copy=True`` and may be
+    edited in place.
 
     >>> A = CSR.from_dense([[1., 0., 2.], [0., 0., 3.]])
     >>> A.indptr, A.indices, A.data
@@ -52,8 +56,8 @@ class CSR:
         indices = as_index_array("indices", indices)
         indptr = as_index_array("indptr", indptr)
         itype = common_index_dtype(indices, indptr)
-        indices = indices.astype(itype, copy=False)
-        indptr = indptr.astype(itype, copy=False)
+        indices = read_only(indices.astype(itype, copy=False))  # checked, then never edited in place
+        indptr = read_only(indptr.astype(itype, copy=False))
         if data.shape[0] != indices.shape[0]:
             raise ValueError(
                 f"data and indices must have the same length, got {data.shape[0]} and {indices.shape[0]}"
@@ -61,7 +65,7 @@ class CSR:
         check_indptr(indptr, shape[0], indices.shape[0])
         check_indices_in_range("indices", indices, shape[1])
         if copy:
-            data, indices, indptr = data.copy(), indices.copy(), indptr.copy()
+            data = data.copy()
         self.data = data
         self.indices = indices
         self.indptr = indptr
@@ -141,7 +145,7 @@ class CSR:
 
     def check_format(self) -> None:
         """Check ``data``, ``indices`` and ``indptr`` again, as the constructor does: after
-        assigning or editing them.  Raises ``ValueError``/``TypeError`` naming the problem;
+        assigning new arrays (``indices`` and ``indptr`` are read-only; ``data`` may be edited).  Raises ``ValueError``/``TypeError`` naming the problem;
         arrays that pass are kept in the dtypes the constructor gives.  ``A @ X`` runs it
         by itself when the arrays are other objects than those last checked."""
         B = CSR(self.data, self.indices, self.indptr, self.shape)

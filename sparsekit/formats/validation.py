@@ -56,6 +56,25 @@ def as_float_array(name: str, values, *, ndim: int | None = None, dtype=None) ->
     return np.ascontiguousarray(arr, dtype=target)
 
 
+def read_only(arr: np.ndarray) -> np.ndarray:
+    """``arr`` if it is read-only and owns its memory, else a read-only copy of it.
+
+    The containers keep ``indices`` and ``indptr`` this way: a numba kernel does no
+    bounds checks, so an index edited in place after the checks (``A.indices[0] = 10**6``)
+    would send it outside its arrays and could kill the process.  With the arrays
+    read-only such an edit raises numpy's ``ValueError: assignment destination is
+    read-only`` at once; the structure changes only by assigning new arrays (checked
+    before the next product) or by building a new matrix.  The copy owns its memory, so
+    no writeable view of it exists elsewhere (the caller's own array stays writeable).
+    ``data`` stays writeable: a value edited in place cannot send a kernel astray.
+    """
+    if not arr.flags.writeable and arr.flags.owndata:
+        return arr
+    out = arr.copy()
+    out.flags.writeable = False
+    return out
+
+
 def as_index_array(name: str, values, dtype=None) -> np.ndarray:
     """A 1-D C-contiguous int32/int64 array (other integer types become int64)."""
     arr = np.asarray(values)
