@@ -268,6 +268,58 @@ def test_layer_input_validation():
         DepthwiseConv2d(2, dtype=np.float32)(np.zeros((1, 2, 4, 4)))
 
 
+@pytest.mark.parametrize("make,shape", [
+    (lambda r: Dense(5, 4, rng=r), (3, 5)),
+    (lambda r: Conv2d(2, 3, 3, stride=2, padding=1, rng=r), (2, 2, 5, 6)),
+    (lambda r: PointwiseConv2d(3, 4, rng=r), (2, 3, 3, 4)),
+    (lambda r: DepthwiseConv2d(3, 3, stride=1, padding=1, rng=r), (2, 3, 5, 5)),
+    (lambda r: BatchNorm2d(3), (4, 3, 2, 3)),
+    (lambda r: ReLU(), (3, 7)),
+    (lambda r: MaxPool2d(2), (2, 3, 4, 6)),
+    (lambda r: GlobalAvgPool2d(), (2, 3, 4, 5)),
+    (lambda r: Flatten(), (2, 3, 4)),
+], ids=["Dense", "Conv2d", "PointwiseConv2d", "DepthwiseConv2d", "BatchNorm2d", "ReLU", "MaxPool2d",
+        "GlobalAvgPool2d", "Flatten"])
+def test_backward_checks_dy_before_any_loop(make, shape):
+    rng = np.random.default_rng(1)
+    layer = make(rng)
+    x = rng.standard_normal(shape)
+    with pytest.raises(RuntimeError, match="forward\\(x, train=True\\) first"):
+        layer.backward(np.zeros(shape))
+    y = layer.forward(x, train=True)
+    bigger = tuple(d + 1 for d in y.shape)
+    for dy, exc, match in [(np.zeros(bigger), ValueError, "expects dy of shape"),
+                           (np.zeros(y.shape[:-1]), ValueError, "expects dy of shape"),
+                           (np.zeros(y.shape, dtype=int), TypeError, "float"),
+                           (y.tolist(), TypeError, "numpy array")]:
+        with pytest.raises(exc, match=match):
+            layer.backward(dy)
+    assert layer.backward(np.ones_like(y)).shape == x.shape
+
+
+def test_depthwise_backward_with_a_wrong_dy_no_longer_corrupts_the_heap():
+    """A dy with one channel too many reached the numba loop and ended in 'free(): invalid next
+    size' (process aborted); run in a child so that a regression fails this test only."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from sparsekit.nn import DepthwiseConv2d\n"
+        "L = DepthwiseConv2d(7, 3, stride=1, padding=1, rng=0)\n"
+        "L.forward(np.ones((2, 7, 4, 4)), train=True)\n"
+        "for _ in range(50):\n"
+        "    try:\n"
+        "        L.backward(np.ones((2, 8, 4, 4)))\n"
+        "    except ValueError as e:\n"
+        "        msg = str(e)\n"
+        "print(msg)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "expects dy of shape (2, 7, 4, 4)" in out.stdout
+
+
 def test_mobilenet_shapes():
     net = mobilenet_v1(width=0.25, resolution=64, rng=0)
     pws = [l for l in net.layers if isinstance(l, PointwiseConv2d)]

@@ -54,8 +54,20 @@ def _check_input(layer, x, ndim, channels=None):
         raise TypeError(f"{type(layer).__name__} expects a float array, got dtype {x.dtype}")
 
 
+def _check_array(layer, x, min_ndim=1):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{type(layer).__name__} expects a numpy array, got {type(x).__name__}")
+    if x.ndim < min_ndim:
+        raise ValueError(f"{type(layer).__name__} expects at least a {min_ndim}-D input, got shape {x.shape}")
+
+
 class Layer:
-    """Base class: no parameters, identity."""
+    """Base class: no parameters, identity.
+
+    ``forward(x, train=True)`` keeps what ``backward(dy)`` needs and the shape of its
+    output; ``backward`` checks ``dy`` against that shape before any loop (numba kernels
+    included) sees it, and refuses to run without a training forward pass first.
+    """
 
     def __init__(self):
         self.params: dict = {}
@@ -66,6 +78,25 @@ class Layer:
 
     def backward(self, dy):
         return dy
+
+    def _kept(self, y):
+        """Remember the shape of a training forward pass's output ``y`` (returns ``y``)."""
+        self._y_shape = y.shape
+        return y
+
+    def _check_grad(self, dy):
+        """Refuse a ``dy`` that is not the gradient of the last training forward's output."""
+        name = type(self).__name__
+        shape = getattr(self, "_y_shape", None)
+        if shape is None:
+            raise RuntimeError(f"{name}.backward needs a forward(x, train=True) first")
+        if not isinstance(dy, np.ndarray):
+            raise TypeError(f"{name}.backward expects a numpy array, got {type(dy).__name__}")
+        if dy.shape != shape:
+            raise ValueError(f"{name}.backward expects dy of shape {shape} (the output of the last "
+                             f"forward(train=True)), got {dy.shape}")
+        if dy.dtype.kind != "f":
+            raise TypeError(f"{name}.backward expects a float array, got dtype {dy.dtype}")
 
     def __call__(self, x):
         return self.forward(x, train=False)
@@ -162,10 +193,11 @@ class Dense(MatrixLayer):
         _check_input(self, x, 2, self.W.shape[1])
         if train:
             self._x = x
-        y = self._matmul(np.ascontiguousarray(x.T)[None], train)[0].T
-        return y + self.params["b"]
+        y = self._matmul(np.ascontiguousarray(x.T)[None], train)[0].T + self.params["b"]
+        return self._kept(y) if train else y
 
     def backward(self, dy):
+        self._check_grad(dy)
         self.grads["W"][...] = dy.T @ self._x
         self.grads["b"][...] = dy.sum(axis=0)
         return dy @ self.W
@@ -226,11 +258,14 @@ class Conv2d(MatrixLayer):
         if "b" in self.params or relu:
             b = self.params["b"] if "b" in self.params else np.zeros(self.cout, y.dtype)
             bias_relu_(y, b.astype(y.dtype, copy=False), relu)
+        y = y.reshape(x.shape[0], self.cout, oh, ow)
         if train:
             self._cols_cache, self._xshape = cols, x.shape
-        return y.reshape(x.shape[0], self.cout, oh, ow)
+            self._kept(y)
+        return y
 
     def backward(self, dy):
+        self._check_grad(dy)
         N = dy.shape[0]
         cols = self._cols_cache
         dY = np.ascontiguousarray(dy).reshape(N, self.cout, -1)
@@ -306,10 +341,12 @@ class DepthwiseConv2d(Layer):
         depthwise_forward(xp, self.params["W"], self.params["b"], self.stride, y, self.relu)
         if train:
             self._xp, self._xshape = xp, x.shape
+            self._kept(y)
         return y
 
     def backward(self, dy):
-        dy = np.ascontiguousarray(dy)
+        self._check_grad(dy)
+        dy = np.ascontiguousarray(dy, dtype=self._xp.dtype)
         dxp = np.empty_like(self._xp)
         depthwise_backward(self._xp, self.params["W"], dy, self.stride, self.grads["W"], dxp)
         self.grads["b"][...] = dy.sum(axis=(0, 2, 3))
@@ -348,9 +385,10 @@ class BatchNorm2d(Layer):
         inv = 1.0 / np.sqrt(var + self.eps)
         xhat = (x - mean[None, :, None, None]) * inv[None, :, None, None]
         self._xhat, self._inv, self._m = xhat, inv, m
-        return xhat * g + b
+        return self._kept(xhat * g + b)
 
     def backward(self, dy):
+        self._check_grad(dy)
         xhat, inv, m = self._xhat, self._inv, self._m
         self.grads["gamma"][...] = (dy * xhat).sum(axis=(0, 2, 3))
         self.grads["beta"][...] = dy.sum(axis=(0, 2, 3))
@@ -362,11 +400,14 @@ class BatchNorm2d(Layer):
 
 class ReLU(Layer):
     def forward(self, x, train=False):
+        _check_array(self, x)
         if train:
             self._pos = x > 0
+            return self._kept(np.maximum(x, 0))
         return np.maximum(x, 0)
 
     def backward(self, dy):
+        self._check_grad(dy)
         return dy * self._pos
 
 
@@ -391,9 +432,11 @@ class MaxPool2d(Layer):
             arg = win.argmax(axis=4)
             self._onehot = np.arange(k * k) == arg[..., None]
             self._shape = x.shape
+            self._kept(y)
         return y
 
     def backward(self, dy):
+        self._check_grad(dy)
         N, C, H, W = self._shape
         k = self.k
         g = self._onehot * dy[..., None]
@@ -407,18 +450,23 @@ class GlobalAvgPool2d(Layer):
         _check_input(self, x, 4)
         if train:
             self._shape = x.shape
+            return self._kept(x.mean(axis=(2, 3)))
         return x.mean(axis=(2, 3))
 
     def backward(self, dy):
+        self._check_grad(dy)
         N, C, H, W = self._shape
         return np.broadcast_to(dy[:, :, None, None] / (H * W), self._shape).copy()
 
 
 class Flatten(Layer):
     def forward(self, x, train=False):
+        _check_array(self, x)
         if train:
             self._shape = x.shape
+            return self._kept(x.reshape(x.shape[0], -1))
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dy):
+        self._check_grad(dy)
         return dy.reshape(self._shape)
