@@ -145,8 +145,9 @@ class CSR:
 
     def check_format(self) -> None:
         """Check ``data``, ``indices`` and ``indptr`` again, as the constructor does: after
-        assigning new arrays (``indices`` and ``indptr`` are read-only; ``data`` may be edited).  Raises ``ValueError``/``TypeError`` naming the problem;
-        arrays that pass are kept in the dtypes the constructor gives.  ``A @ X`` runs it
+        assigning new arrays (``indices`` and ``indptr`` are read-only; ``data`` may be
+        edited).  Raises ``ValueError``/``TypeError`` naming the problem; arrays that pass
+        are kept in the dtypes the constructor gives.  ``A @ X`` runs it
         by itself when the arrays are other objects than those last checked."""
         B = CSR(self.data, self.indices, self.indptr, self.shape)
         self.data, self.indices, self.indptr = B.data, B.indices, B.indptr
