@@ -233,3 +233,54 @@ def test_make_exercise_clears_outputs():
     assert c.outputs == [] and c.execution_count is None and "execution" not in c.metadata
     assert "return 1" not in c.source and "raise NotImplementedError" in c.source
     nbformat.validate(ex)
+
+
+def test_a_numba_kernel_that_indexes_past_an_array_fails_with_a_hint_not_a_crash():
+    import numba
+
+    @numba.njit
+    def reads_one_past_each_row(data, indices, indptr, x):
+        y = np.zeros(len(indptr) - 1)
+        for i in range(len(indptr) - 1):
+            for k in range(indptr[i], indptr[i + 1] + 1):  # the last row reads data[nnz]
+                y[i] += data[k] * x[indices[k]]
+        return y
+
+    r = check("ex06.fast_csr_matvec", reads_one_past_each_row)
+    assert r.score == 0
+    for c in r.cases:
+        assert "IndexError" in c.message and "out of bounds" in c.message, c.message
+        assert "boundscheck=True" in c.details["hint"]
+
+
+def test_numba_functions_are_checked_with_bounds_checks_and_timed_as_compiled():
+    import numba
+
+    from sparsekit.grading.engine import _bounds_checked, _Caller
+
+    @numba.njit
+    def first(a):
+        return a[0]
+
+    assert _bounds_checked(axpy_ok) is None  # plain Python checks its own indices
+    assert _bounds_checked(numba.njit(boundscheck=True)(lambda a: a[0])) is None
+    checked = _bounds_checked(first)
+    assert checked is not first and checked.targetoptions["boundscheck"]
+    assert not first.targetoptions.get("boundscheck")
+    empty = np.zeros(0)
+    with pytest.raises(IndexError):
+        checked(empty)
+
+    calls = []
+    orig = lambda a: calls.append("orig") or 1  # noqa: E731
+    safe = lambda a: calls.append("checked") or 1  # noqa: E731
+    a, b = np.zeros(3), np.zeros(3)
+    _Caller(orig, safe)(a)
+    assert calls == ["checked"]  # an untimed case runs only the checked copy
+    calls.clear()
+    timed = _Caller(orig, safe, timed=True)
+    for x in (a, a, a, b, a):
+        timed(x)
+    # a timed case runs each new set of arguments through the checked copy once, then the original
+    assert calls == ["checked", "orig", "orig", "orig", "checked", "orig", "orig"]
+    assert _Caller(orig, None, timed=True)(a) == 1 and calls[-1] == "orig"

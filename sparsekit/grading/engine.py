@@ -108,11 +108,17 @@ def show(value, limit: int = 400) -> str:
 
 @dataclass
 class Case:
-    """One graded case: ``run(call, rng)`` passes or raises :class:`CaseFailure`."""
+    """One graded case: ``run(call, rng)`` passes or raises :class:`CaseFailure`.
+
+    ``timed`` marks a case that measures the learner's function: it runs the function as
+    compiled, where the other cases run a numba function's bounds-checked copy (see
+    :func:`_bounds_checked`).
+    """
 
     name: str
     points: int
     run: Callable
+    timed: bool = False
 
 
 @dataclass
@@ -405,6 +411,7 @@ def _check(qid, func, timeout, seed, compile_time) -> CheckResult:
     if compile_time is None:
         compile_time = _env_float(COMPILE_ENV, COMPILE_ALLOWANCE)
 
+    checked = _bounds_checked(func)
     capture = _Capture(PRINT_LIMIT)
     out_err = (sys.stdout, sys.stderr)
     results = []
@@ -416,7 +423,7 @@ def _check(qid, func, timeout, seed, compile_time) -> CheckResult:
                 results.append(CaseResult(case.name, 0, case.points,
                                           "skipped: an earlier case timed out, was interrupted or printed too much"))
                 continue
-            call = _Caller(func)
+            call = _Caller(func, checked, timed=case.timed)
             rng = _seed_for(qid, i, seed)
             limit = timeout + (max(0.0, float(compile_time)) if i == 0 else 0.0)
             status, value = _run_with_deadline(lambda: case.run(call, rng), limit)
@@ -431,14 +438,56 @@ def _check(qid, func, timeout, seed, compile_time) -> CheckResult:
     return result
 
 
-class _Caller:
-    """Calls the learner's function and turns its exceptions into :class:`LearnerError`."""
+def _bounds_checked(func):
+    """A copy of a numba-compiled ``func`` that checks its array indices, or None.
 
-    def __init__(self, func):
+    numba does not check indices (as C does not): a learner's kernel that reads or writes
+    one element past an array corrupts memory, and may kill the notebook's kernel.  The
+    correctness cases run this copy (``boundscheck=True``), so such a bug becomes an
+    ``IndexError`` in the case's result.  Functions the learner's function calls keep
+    their own settings.
+    """
+    try:
+        from numba.core.registry import CPUDispatcher
+    except ImportError:  # pragma: no cover
+        return None
+    if not isinstance(func, CPUDispatcher) or func.targetoptions.get("boundscheck"):
+        return None
+    import numba
+
+    options = {k: v for k, v in func.targetoptions.items() if k != "cache"}  # a cached copy could be mistaken for the original
+    options["boundscheck"] = True
+    try:
+        return numba.jit(**options)(func.py_func)
+    except Exception:  # pragma: no cover - options numba.jit does not take back
+        return None
+
+
+class _Caller:
+    """Calls the learner's function and turns its exceptions into :class:`LearnerError`.
+
+    ``func`` is the function as the learner gave it (questions may inspect it).  With a
+    bounds-checked copy ``checked``, an untimed case calls the copy; a timed case calls
+    ``func``, after running each new set of arguments through the copy once, so that the
+    inputs a timing loop repeats are known not to send ``func`` outside its arrays.
+    """
+
+    def __init__(self, func, checked=None, *, timed: bool = False):
         self.func = func
+        self.checked = checked
+        self.timed = timed
+        self._verified: set = set()
 
     def __call__(self, *args, **kwargs):
         try:
+            if self.checked is None:
+                return self.func(*args, **kwargs)
+            if not self.timed:
+                return self.checked(*args, **kwargs)
+            key = tuple(map(id, args)) + tuple((k, id(v)) for k, v in sorted(kwargs.items()))
+            if key not in self._verified:
+                self.checked(*args, **kwargs)
+                self._verified.add(key)
             return self.func(*args, **kwargs)
         except (Exception, SystemExit) as exc:  # sys.exit() in a learner's function is an error too
             raise LearnerError(exc, show(args)) from None
@@ -462,8 +511,12 @@ def _case_result(case: Case, status: str, value, limit: float, printed: int, cal
     if isinstance(exc, CaseFailure):
         return CaseResult(case.name, 0, case.points, exc.message, exc.details)
     if isinstance(exc, LearnerError):
-        return CaseResult(case.name, 0, case.points, f"your function raised {exc.text}",
-                          {"input": exc.args_text})
+        details = {"input": exc.args_text}
+        if call.checked is not None and isinstance(exc.exc, IndexError):
+            details["hint"] = ("numba does not check indices; the check ran your function compiled with "
+                               "boundscheck=True, so a read or write outside an array shows here instead of "
+                               "corrupting memory: look at your loop bounds and index arithmetic")
+        return CaseResult(case.name, 0, case.points, f"your function raised {exc.text}", details)
     if isinstance(exc, MemoryError):
         return CaseResult(case.name, 0, case.points, "ran out of memory (does it build a dense array?)")
     # the checker could not digest what the function returned
