@@ -39,6 +39,8 @@ def find_notebooks(paths) -> list:
         if p.is_dir():
             found.extend(q for q in sorted(p.rglob("*.ipynb")) if ".ipynb_checkpoints" not in q.parts)
         elif p.exists():
+            if p.suffix != ".ipynb":
+                raise ValueError(f"not a notebook (.ipynb): {p}")
             found.append(p)
         else:
             raise FileNotFoundError(f"no such file or folder: {p}")
@@ -224,11 +226,23 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
     try:
-        summary = grade(args.paths, timeout=args.timeout, case_timeout=args.case_timeout, seed=args.seed,
-                        compile_time=args.compile_time, jobs=args.jobs)
-    except FileNotFoundError as exc:
+        find_notebooks(args.paths)
+    except (FileNotFoundError, ValueError) as exc:
         parser.error(str(exc))
+    if args.json:  # the report is written after grading: find out now whether it can be
+        existed = args.json.exists()
+        try:
+            with open(args.json, "a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            parser.error(f"--json: cannot write {args.json} ({exc.strerror or exc})")
+        if not existed:
+            args.json.unlink()
+    summary = grade(args.paths, timeout=args.timeout, case_timeout=args.case_timeout, seed=args.seed,
+                    compile_time=args.compile_time, jobs=args.jobs)
     if not summary["notebooks"]:
         parser.error("no notebooks found")
     for report in summary["notebooks"]:

@@ -309,3 +309,22 @@ def test_thread_scaling_pairs_every_round(tiny_doc, monkeypatch):
     doc = dict(tiny_doc, extras={"threads": th})
     rows = [g for g in summary.goals(doc) if "paired rounds" in g["goal"]]
     assert len(rows) == 1 and rows[0]["value"] == th["blocks"][rows[0]["goal"].split(", ")[2]]["ratio_median"]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--blocks", "3x"], "argument --blocks: block shape must look like"),
+    (["--blocks", "4x1,0x1"], "entries must be >= 1"),
+    (["--threads", "999"], "argument --threads: 999 threads requested"),
+    (["--backends", "numba-simd,nope"], "argument --backends: unknown backend 'nope'"),
+    (["--extras", "stream,nope"], "argument --extras: unknown nope"),
+    (["--sparsities", "0.5,1.5"], "argument --sparsities: every sparsity must be in [0, 1]"),
+    (["--repeats", "0"], "argument --repeats: must be >= 1"),
+    (["--min-time", "-1"], "argument --min-time: must be >= 0"),
+    (["--out", "/proc/no/such/dir"], "argument --out: cannot write to"),
+])
+def test_cli_refuses_bad_arguments_before_running(argv, words, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv + ["--preset", "tiny", "--no-progress"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert words in err and "usage:" in err

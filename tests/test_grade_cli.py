@@ -143,6 +143,28 @@ def test_missing_path_is_a_usage_error(tmp_path):
     assert proc.returncode == 2 and "no such file" in proc.stderr
 
 
+@pytest.mark.parametrize("args, words", [
+    (["README.md"], "not a notebook (.ipynb): README.md"),
+    (["--json", "/proc/no/such/dir/report.json", "solutions/01_sparse_vectors.ipynb"], "--json: cannot write"),
+    (["--jobs", "0", "solutions/01_sparse_vectors.ipynb"], "--jobs must be at least 1"),
+])
+def test_bad_arguments_are_usage_errors_before_any_grading(args, words):
+    proc = subprocess.run([sys.executable, "-m", "sparsekit.grade", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and words in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "score:" not in proc.stdout
+
+
+def test_a_json_report_path_is_not_left_behind_by_the_early_check(tmp_path, monkeypatch):
+    from sparsekit import grade
+
+    target = tmp_path / "report.json"
+    monkeypatch.setattr(grade, "grade", lambda *a, **k: {"notebooks": [], "score": 0, "max_score": 0})
+    with pytest.raises(SystemExit):  # "no notebooks found" once grading returns nothing
+        grade.main(["--json", str(target), str(ROOT / "solutions" / "01_sparse_vectors.ipynb")])
+    assert not target.exists()
+
+
 def test_expected_questions_come_from_the_file_name(tmp_path):
     from sparsekit.grade import expected_questions
     from sparsekit.grading.engine import questions_of

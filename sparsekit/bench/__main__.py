@@ -35,6 +35,53 @@ def _names(text: str) -> list:
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
+def _blocks(text: str) -> list:
+    from .cases import parse_block
+
+    names = _names(text)
+    for name in names:
+        try:
+            parse_block(name)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return names
+
+
+def _check_args(p: argparse.ArgumentParser, args) -> None:
+    """Refuse, with a usage error, what would otherwise stop the run late or with a traceback."""
+    import numba
+
+    from ..backends import get_backend
+    from .extras import EXTRAS
+
+    for name in args.backends or []:
+        try:
+            get_backend(name)
+        except KeyError as exc:
+            p.error(f"argument --backends: {exc.args[0]}")
+    if args.extras is not None and args.extras != ["none"]:
+        bad = [e for e in args.extras if e not in EXTRAS]
+        if bad:
+            p.error(f"argument --extras: unknown {', '.join(bad)}; choose from {', '.join(EXTRAS)} or 'none'")
+    if args.threads and max(args.threads) > numba.config.NUMBA_NUM_THREADS:
+        p.error(f"argument --threads: {max(args.threads)} threads requested, numba has "
+                f"{numba.config.NUMBA_NUM_THREADS} (NUMBA_NUM_THREADS)")
+    if args.sparsities is not None and not all(0.0 <= s <= 1.0 for s in args.sparsities):
+        p.error(f"argument --sparsities: every sparsity must be in [0, 1], got {args.sparsities}")
+    if args.repeats is not None and args.repeats < 1:
+        p.error(f"argument --repeats: must be >= 1, got {args.repeats}")
+    if args.min_time is not None and args.min_time < 0:
+        p.error(f"argument --min-time: must be >= 0, got {args.min_time}")
+    if args.out is not None:  # the results are written after the run: find out now if they can be
+        try:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            probe = Path(args.out) / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            p.error(f"argument --out: cannot write to {args.out!r} ({exc.strerror or exc})")
+
+
 def parser() -> argparse.ArgumentParser:
     from .presets import PRESETS
 
@@ -44,7 +91,7 @@ def parser() -> argparse.ArgumentParser:
                    help="; ".join(f"{k}: {v['description'].replace('%', '%%')}" for k, v in PRESETS.items()))
     p.add_argument("--threads", type=_ints, help="thread counts, e.g. 1,2 (default: the preset's)")
     p.add_argument("--backends", type=_names, help="comma-separated backend names (default: the preset's)")
-    p.add_argument("--blocks", type=_names, help="block shapes RxC (rows = C_out), e.g. 1x1,4x1")
+    p.add_argument("--blocks", type=_blocks, help="block shapes RxC (rows = C_out), e.g. 1x1,4x1")
     p.add_argument("--sparsities", type=_floats, help="e.g. 0.5,0.9")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--repeats", type=int, help="timed repeats per product (default: the preset's)")
@@ -60,7 +107,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    _check_args(p, args)
     from ..backends import list_backends
     from ..machine import format_report
 
