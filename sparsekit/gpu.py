@@ -899,8 +899,11 @@ def main(argv=None) -> int:
     ap.add_argument("--plot", metavar="JSON", help="draw JSON's speedup-vs-sparsity plot beside it (no GPU needed)")
     args = ap.parse_args(argv)
     if args.plot:
-        with open(args.plot) as f:
-            doc = json.load(f)
+        try:
+            with open(args.plot) as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as exc:
+            ap.error(f"argument --plot: cannot read {args.plot!r} as JSON results ({exc})")
         png = os.path.splitext(args.plot)[0] + ".png"
         plot(doc, png)
         print(summary_table(doc))

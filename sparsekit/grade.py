@@ -25,6 +25,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .cli import check_output_file
 from .grading.engine import (COMPILE_ENV, EXERCISE_SETS, RESULTS_ENV, SEED_ENV, TIMEOUT_ENV, get_question,
                              questions_of)
 
@@ -233,14 +234,7 @@ def main(argv=None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         parser.error(str(exc))
     if args.json:  # the report is written after grading: find out now whether it can be
-        existed = args.json.exists()
-        try:
-            with open(args.json, "a", encoding="utf-8"):
-                pass
-        except OSError as exc:
-            parser.error(f"--json: cannot write {args.json} ({exc.strerror or exc})")
-        if not existed:
-            args.json.unlink()
+        check_output_file(parser, "--json", args.json)
     summary = grade(args.paths, timeout=args.timeout, case_timeout=args.case_timeout, seed=args.seed,
                     compile_time=args.compile_time, jobs=args.jobs)
     if not summary["notebooks"]:

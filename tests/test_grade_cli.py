@@ -145,7 +145,7 @@ def test_missing_path_is_a_usage_error(tmp_path):
 
 @pytest.mark.parametrize("args, words", [
     (["README.md"], "not a notebook (.ipynb): README.md"),
-    (["--json", "/proc/no/such/dir/report.json", "solutions/01_sparse_vectors.ipynb"], "--json: cannot write"),
+    (["--json", "/proc/no/such/dir/report.json", "solutions/01_sparse_vectors.ipynb"], "argument --json: cannot write"),
     (["--jobs", "0", "solutions/01_sparse_vectors.ipynb"], "--jobs must be at least 1"),
 ])
 def test_bad_arguments_are_usage_errors_before_any_grading(args, words):

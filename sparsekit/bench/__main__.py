@@ -52,6 +52,7 @@ def _check_args(p: argparse.ArgumentParser, args) -> None:
     import numba
 
     from ..backends import get_backend
+    from ..cli import check_output_folder
     from .extras import EXTRAS
 
     for name in args.backends or []:
@@ -73,13 +74,7 @@ def _check_args(p: argparse.ArgumentParser, args) -> None:
     if args.min_time is not None and args.min_time < 0:
         p.error(f"argument --min-time: must be >= 0, got {args.min_time}")
     if args.out is not None:  # the results are written after the run: find out now if they can be
-        try:
-            Path(args.out).mkdir(parents=True, exist_ok=True)
-            probe = Path(args.out) / ".write-test"
-            probe.write_text("")
-            probe.unlink()
-        except OSError as exc:
-            p.error(f"argument --out: cannot write to {args.out!r} ({exc.strerror or exc})")
+        check_output_folder(p, "--out", args.out)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 
+from ..cli import check_output_folder
 from ..prune import block_mask, magnitude_mask, sparsity
 from .common import environment, interleaved_times, out_dir, write_json
 
@@ -255,8 +256,17 @@ def main(argv=None):
                    help="what the medians use: process CPU time (default for 1 thread) or wall time")
     p.add_argument("--out", default=None, help="output folder (default results/latency)")
     a = p.parse_args(argv)
+    import numba
+
     if a.threads < 1:
         p.error("--threads must be >= 1")
+    if a.threads > numba.config.NUMBA_NUM_THREADS:  # numba would quietly run fewer than BLAS and torch
+        p.error(f"--threads {a.threads}: numba has {numba.config.NUMBA_NUM_THREADS} (NUMBA_NUM_THREADS); "
+                "every side must run with the same threads")
+    if a.clock == "cpu" and a.threads > 1:
+        p.error("--clock cpu sums the CPU time of all threads; use --clock wall with --threads > 1")
+    if a.out is not None:
+        check_output_folder(p, "--out", a.out)
     cfg = dict(FULL if a.full else QUICK)
     name = "full" if a.full else "quick"
     clock = a.clock or ("cpu" if a.threads == 1 else "wall")

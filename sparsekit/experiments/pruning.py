@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cli import check_output_folder
 from ..prune import GradualPruner, block_mask, magnitude_mask, nm_mask, sparsity
 from .common import RESULTS, environment, out_dir, write_json
 
@@ -279,6 +280,10 @@ def main(argv=None):
     p.add_argument("--replot", action="store_true", help="reuse the saved pruning JSON: redo only the plots "
                    "and the Pareto points (e.g. after new latency results)")
     a = p.parse_args(argv)
+    if a.jobs < 1:
+        p.error("--jobs must be >= 1")
+    if a.out is not None:
+        check_output_folder(p, "--out", a.out)
     cfg = copy.deepcopy(FULL if a.full else QUICK)
     name = "full" if a.full else "quick"
     lat = a.latency or (RESULTS / "latency" / "latency_full.json")
