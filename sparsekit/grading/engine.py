@@ -375,7 +375,8 @@ def check(question_id: str, func, *, timeout: float | None = None, seed: int | N
     """Run question ``question_id``'s cases on ``func`` and return a :class:`CheckResult`.
 
     ``timeout`` is the limit in seconds for each case (default 30 s, or the
-    ``SPARSEKIT_CHECK_TIMEOUT`` environment variable); the first case gets
+    ``SPARSEKIT_CHECK_TIMEOUT`` environment variable); the first case (and, for a numba
+    function, the first timed case: the others run a bounds-checked copy) gets
     ``compile_time`` extra seconds for JIT compilation (default 30 s, or the
     ``SPARSEKIT_CHECK_COMPILE_TIME`` environment variable).  ``seed`` changes the random cases
     (the grader may set ``SPARSEKIT_GRADE_SEED``); by default every run of a
@@ -425,7 +426,10 @@ def _check(qid, func, timeout, seed, compile_time) -> CheckResult:
                 continue
             call = _Caller(func, checked, timed=case.timed)
             rng = _seed_for(qid, i, seed)
-            limit = timeout + (max(0.0, float(compile_time)) if i == 0 else 0.0)
+            # the first case compiles the function; with a bounds-checked copy in the other
+            # cases, the first timed case compiles the learner's own
+            compiles = i == 0 or (checked is not None and case.timed and not any(c.timed for c in cases[:i]))
+            limit = timeout + (max(0.0, float(compile_time)) if compiles else 0.0)
             status, value = _run_with_deadline(lambda: case.run(call, rng), limit)
             printed = capture.reset()
             results.append(_case_result(case, status, value, limit, printed, call))
