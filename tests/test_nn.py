@@ -42,7 +42,8 @@ def check_layer_grads(layer, x, rng, rtol=1e-5, atol=1e-7):
         np.testing.assert_allclose(grads[k], numerical_grad(loss, p), rtol=rtol, atol=atol, err_msg=k)
 
 
-@pytest.mark.parametrize("make,shape", [
+#: every layer kind, with an input shape: (make(rng), shape)
+LAYER_CASES = [
     (lambda r: Dense(5, 4, rng=r), (3, 5)),
     (lambda r: Conv2d(2, 3, 3, stride=2, padding=1, rng=r), (2, 2, 5, 6)),
     (lambda r: Conv2d(2, 3, 3, stride=1, padding=0, rng=r, bias=False), (1, 2, 5, 5)),
@@ -54,7 +55,12 @@ def check_layer_grads(layer, x, rng, rtol=1e-5, atol=1e-7):
     (lambda r: MaxPool2d(2), (2, 3, 4, 6)),
     (lambda r: GlobalAvgPool2d(), (2, 3, 4, 5)),
     (lambda r: Flatten(), (2, 3, 4)),
-])
+]
+LAYER_IDS = ["Dense", "Conv2d-s2", "Conv2d-nobias", "PointwiseConv2d", "DepthwiseConv2d", "DepthwiseConv2d-s2",
+             "BatchNorm2d", "ReLU", "MaxPool2d", "GlobalAvgPool2d", "Flatten"]
+
+
+@pytest.mark.parametrize("make,shape", LAYER_CASES, ids=LAYER_IDS)
 def test_layer_gradients(make, shape):
     rng = np.random.default_rng(0)
     layer = make(rng)
@@ -268,18 +274,7 @@ def test_layer_input_validation():
         DepthwiseConv2d(2, dtype=np.float32)(np.zeros((1, 2, 4, 4)))
 
 
-@pytest.mark.parametrize("make,shape", [
-    (lambda r: Dense(5, 4, rng=r), (3, 5)),
-    (lambda r: Conv2d(2, 3, 3, stride=2, padding=1, rng=r), (2, 2, 5, 6)),
-    (lambda r: PointwiseConv2d(3, 4, rng=r), (2, 3, 3, 4)),
-    (lambda r: DepthwiseConv2d(3, 3, stride=1, padding=1, rng=r), (2, 3, 5, 5)),
-    (lambda r: BatchNorm2d(3), (4, 3, 2, 3)),
-    (lambda r: ReLU(), (3, 7)),
-    (lambda r: MaxPool2d(2), (2, 3, 4, 6)),
-    (lambda r: GlobalAvgPool2d(), (2, 3, 4, 5)),
-    (lambda r: Flatten(), (2, 3, 4)),
-], ids=["Dense", "Conv2d", "PointwiseConv2d", "DepthwiseConv2d", "BatchNorm2d", "ReLU", "MaxPool2d",
-        "GlobalAvgPool2d", "Flatten"])
+@pytest.mark.parametrize("make,shape", LAYER_CASES, ids=LAYER_IDS)
 def test_backward_checks_dy_before_any_loop(make, shape):
     rng = np.random.default_rng(1)
     layer = make(rng)
