@@ -45,7 +45,7 @@ def test_unwritable_places_are_usage_errors(check, flag, path, capsys):
     ("sparsekit.experiments.pruning", ["--out", "/proc/no/such/dir", "--replot"], "argument --out: cannot write"),
     ("sparsekit.gpu", ["--plot", "/proc/no/such.json"], "argument --plot: cannot read"),
 ])
-def test_experiment_command_lines_refuse_bad_arguments_before_running(module, argv, words, capsys, tmp_path):
+def test_experiment_command_lines_refuse_bad_arguments_before_running(module, argv, words, capsys):
     import importlib
 
     import numba
