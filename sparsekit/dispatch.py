@@ -77,7 +77,7 @@ import numpy as np
 
 from .formats.bcsr import BCSR
 from .formats.csr import CSR
-from .formats.validation import as_operand
+from .formats.validation import as_operand, unchanged
 from .kernels import spmm_bcsr_general as _gen
 from .kernels import spmm_bcsr_tiled as _tiled
 from .kernels import spmv_bcsr_fast as _spmv_bcsr
@@ -204,6 +204,12 @@ def _check_out(out, shape, dtype):
         raise ValueError("out must be C-contiguous and writeable")
 
 
+def _check_no_overlap(out, X):
+    """A kernel reads ``X`` while it writes ``out``: they must not share memory."""
+    if out is not None and np.may_share_memory(out, X):
+        raise ValueError("out must not share memory with X (the kernel reads X while it writes out)")
+
+
 # -- choice --------------------------------------------------------------------------------
 
 def _work(A, n_cols: int) -> int:
@@ -275,18 +281,20 @@ class _Plan:
     checks and the compile check: measured 8.3 -> 4.4 us per call on one thread, 11.8 ->
     7.2 us on two, about 5% of the two-thread MobileNetV1 stack (13 calls, ~1.1 ms).  It
     holds the matrix's arrays and is used only while ``A.data``, ``A.indices`` and
-    ``A.indptr`` are still those same objects (arrays assigned since are checked again:
+    ``A.indptr`` are still those same objects, with the shapes and dtypes they had when
+    they were checked (arrays assigned or reshaped since are checked again:
     :func:`_checked`).  Weights of another dtype than the product are converted on every
     call (a kept copy would miss changes made in place).
     """
 
-    __slots__ = ("data", "indices", "indptr", "kern", "wf", "dtype", "rows", "tail", "flat", "zero")
+    __slots__ = ("data", "indices", "indptr", "state", "kern", "wf", "dtype", "rows", "tail", "flat", "zero")
 
     def __init__(self, A, X, variant, tile, n_threads):
         dtype = X.dtype
         out_dtype = np.int32 if variant == "int8" else dtype  # int8 kernels accumulate in int32
         n_cols = X.shape[1]
         self.data, self.indices, self.indptr = A.data, A.indices, A.indptr
+        self.state = A._checked  # the caller ran _checked(A): these arrays passed the checks
         self.dtype = dtype
         self.rows = _n_rows_padded(A)
         self.zero = A.nnz == 0 or n_cols == 0 or self.rows == 0
@@ -329,10 +337,11 @@ def _checked(A) -> None:
     ``A.indices = ...`` can be assigned later, and a kernel does no bounds checks: the
     checks run again, once per new set of arrays, before any kernel sees them.  The checked
     ``indices`` and ``indptr`` are read-only copies (:func:`~sparsekit.formats.validation.read_only`),
-    so they cannot be edited in place behind the checks' back.
+    so they cannot be edited in place behind the checks' back; an array whose shape or
+    dtype was changed in place (``A.data.dtype = np.float64``) counts as new
+    (:func:`~sparsekit.formats.validation.unchanged`), and ``A.shape`` cannot be assigned.
     """
-    seen = getattr(A, "_checked", None)
-    if seen is None or seen[0] is not A.data or seen[1] is not A.indices or seen[2] is not A.indptr:
+    if not unchanged(getattr(A, "_checked", None), A.data, A.indices, A.indptr):
         A.check_format()
 
 
@@ -347,7 +356,7 @@ def _cached_plan(A, key):
         p = mine.get(key) if mine is not None else None
     except TypeError:  # an unhashable variant or tile: the caller's checks name it
         return None
-    if p is not None and p.data is A.data and p.indices is A.indices and p.indptr is A.indptr:
+    if p is not None and unchanged(p.state, A.data, A.indices, A.indptr):
         return p
     return None
 
@@ -427,6 +436,7 @@ def spmm(A, X, *, variant: str = "auto", tile=None, out=None) -> np.ndarray:
     shape = (A.shape[0], X.shape[1])
     if out is not None:
         _check_out(out, shape, X.dtype)
+        _check_no_overlap(out, X)
     p = _plan(A, X, variant, tile)
     Y = _result_buffer(out, p.rows, shape, X.dtype)
     if p.zero:

@@ -30,10 +30,22 @@ from .formats.validation import (
     check_indices_in_range,
     check_indptr,
     check_shape,
+    checked_state,
     common_index_dtype,
+    fixed,
     read_only,
 )
-from .dispatch import _cached_plan, _checked, _keep_plan, _padded_x, _Plan, _plan_key, _result_buffer, _trim_result
+from .dispatch import (
+    _cached_plan,
+    _check_no_overlap,
+    _checked,
+    _keep_plan,
+    _padded_x,
+    _Plan,
+    _plan_key,
+    _result_buffer,
+    _trim_result,
+)
 from .kernels import spmm_bcsr_tiled as _tiled
 
 __all__ = ["Int8BCSR", "quantize", "spmm_int8", "qmatmul", "INT8_TILE"]
@@ -87,6 +99,8 @@ class Int8BCSR:
     """
 
     format = "bcsr-int8"
+    shape = fixed("shape")
+    blocksize = fixed("blocksize")
 
     def __init__(self, data, indices, indptr, shape, blocksize, scale):
         shape = check_shape(shape)
@@ -119,7 +133,7 @@ class Int8BCSR:
         self.shape = shape
         self.blocksize = (r, c)
         self.scale = _check_scale(scale)
-        self._checked = (self.data, indices, indptr)  # what the checks above passed
+        self._checked = checked_state(self.data, indices, indptr)  # what the checks passed (see check_format)
 
     def check_format(self) -> None:
         """Check ``data``, ``indices`` and ``indptr`` again, as the constructor does (after
@@ -161,6 +175,10 @@ class Int8BCSR:
         """Dense float32 ``scale * blocks``."""
         return self.to_bcsr().toarray()
 
+    def __reduce__(self):
+        """Rebuilt through the constructor, as :meth:`CSR.__reduce__`."""
+        return (Int8BCSR, (self.data, self.indices, self.indptr, self.shape, self.blocksize, self.scale))
+
     def __repr__(self) -> str:
         r, c = self.blocksize
         return (f"<Int8BCSR {self.shape[0]}x{self.shape[1]}, blocksize {r}x{c}, scale={self.scale:.4g}, "
@@ -191,6 +209,7 @@ def spmm_int8(Q: Int8BCSR, X8, *, tile=None, out=None) -> np.ndarray:
                 or not out.flags.c_contiguous or not out.flags.writeable:
             raise ValueError(f"out must be a writeable C-contiguous int32 array of shape {shape}")
     X8 = np.ascontiguousarray(X8)
+    _check_no_overlap(out, X8)
     key = _plan_key("int8", int(tile), X8, 1)
     p = _cached_plan(Q, key)  # kernel, flat weights and compile check, kept per (tile, HW, ...)
     if p is None:

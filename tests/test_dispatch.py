@@ -223,11 +223,22 @@ def test_arrays_assigned_after_construction_are_checked_before_a_kernel():
     np.testing.assert_allclose(C @ X, W @ X, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("make_matrix", [
+MATRIX_KINDS = [
     lambda W: CSR.from_dense(W),
     lambda W: BCSR.from_dense(W, blocksize=(4, 1)),
     lambda W: Int8BCSR.from_bcsr(BCSR.from_dense(W, blocksize=(2, 2))),
-], ids=["CSR", "BCSR", "Int8BCSR"])
+]
+
+
+def _product(A, X):
+    if isinstance(A, Int8BCSR):
+        from sparsekit.quant import spmm_int8
+
+        return spmm_int8(A, np.clip(np.rint(X * 20), -127, 127).astype(np.int8))
+    return A @ X
+
+
+@pytest.mark.parametrize("make_matrix", MATRIX_KINDS, ids=["CSR", "BCSR", "Int8BCSR"])
 def test_structure_is_read_only_and_the_callers_arrays_are_not(make_matrix):
     W = np.random.default_rng(4).standard_normal((8, 6)).astype(np.float32)
     A = make_matrix(W)
@@ -250,6 +261,96 @@ def test_structure_is_read_only_and_the_callers_arrays_are_not(make_matrix):
     C = type(A)(A.data, A.indices, A.indptr, A.shape, *([A.blocksize] if hasattr(A, "blocksize") else []),
                 *([A.scale] if hasattr(A, "scale") else []))
     assert C.indices is A.indices and C.indptr is A.indptr
+
+
+@pytest.mark.parametrize("make_matrix", MATRIX_KINDS, ids=["CSR", "BCSR", "Int8BCSR"])
+def test_shape_and_blocksize_cannot_be_assigned(make_matrix):
+    W = np.random.default_rng(5).standard_normal((8, 6)).astype(np.float32)
+    A = make_matrix(W)
+    for name in ("shape", "blocksize") if hasattr(A, "blocksize") else ("shape",):
+        before = getattr(A, name)
+        with pytest.raises(AttributeError, match=f"{type(A).__name__}.{name} is fixed"):
+            setattr(A, name, (1, 1))
+        assert getattr(A, name) == before
+
+
+@pytest.mark.parametrize("make_matrix", MATRIX_KINDS, ids=["CSR", "BCSR", "Int8BCSR"])
+def test_arrays_reshaped_or_retyped_in_place_are_checked_again(make_matrix):
+    """numpy lets ``a.dtype = ...`` and ``a.shape = ...`` change an array in place (read-only
+    or not): the same objects with another layout must not reach a kernel unchecked."""
+    rng = np.random.default_rng(6)
+    W = rng.standard_normal((16, 12)).astype(np.float32)
+    X = rng.standard_normal((12, 9)).astype(np.float32)
+    for edit in ("data-dtype", "data-shape", "indptr-dtype", "indices-shape"):
+        A = make_matrix(W)
+        _product(A, X)  # a call plan is kept for these arrays
+        if edit == "data-dtype":  # reinterprets the bytes: half or twice as many values
+            try:
+                A.data.dtype = np.int16 if A.data.dtype == np.int8 else np.float64
+            except ValueError:  # a last axis of one value: read it as two smaller ones
+                A.data.dtype = np.float16
+        elif edit == "data-shape":
+            A.data.shape = (A.data.size, 1) + (() if A.data.ndim == 1 else (1,))
+        elif edit == "indptr-dtype":
+            A.indptr.dtype = np.int16
+        else:
+            A.indices.shape = (A.indices.size, 1)
+        with pytest.raises((ValueError, TypeError)):
+            _product(A, X)
+
+
+@pytest.mark.parametrize("make_matrix", MATRIX_KINDS, ids=["CSR", "BCSR", "Int8BCSR"])
+def test_pickle_and_copies_keep_the_structure_read_only(make_matrix):
+    import copy
+    import pickle
+
+    rng = np.random.default_rng(7)
+    W = rng.standard_normal((16, 12)).astype(np.float32)
+    X = rng.standard_normal((12, 9)).astype(np.float32)
+    A = make_matrix(W)
+    for B in (pickle.loads(pickle.dumps(A)), copy.deepcopy(A), copy.copy(A)):
+        assert type(B) is type(A) and B.shape == A.shape
+        assert not B.indices.flags.writeable and not B.indptr.flags.writeable
+        with pytest.raises(ValueError, match="read-only"):
+            B.indices[0] = 10 ** 6
+        np.testing.assert_array_equal(_product(B, X), _product(A, X))
+    assert copy.copy(A).data is A.data and copy.deepcopy(A).data is not A.data
+
+
+def test_out_sharing_memory_with_x_is_refused():
+    W, A, X = make(block=(4, 1), m=16, n=16)
+    with pytest.raises(ValueError, match="share memory with X"):
+        dispatch.spmm(A, X, out=X)
+    Y = np.empty_like(X)
+    np.testing.assert_allclose(dispatch.spmm(A, X, out=Y), W @ X, rtol=1e-5, atol=1e-5)
+
+
+def test_edits_that_used_to_crash_the_process_are_refused():
+    """Each of these once ended in a segmentation fault (shape shrunk after the checks; a
+    pickled copy whose indices came back writeable); run in a child process so that a
+    regression shows as a failed test, not a dead test run."""
+    code = (
+        "import pickle\n"
+        "import numpy as np\n"
+        "from sparsekit import CSR\n"
+        "A = CSR.from_dense(np.eye(4096, dtype=np.float32))\n"
+        "X = np.ones((4096, 256), np.float32)\n"
+        "try:\n"
+        "    A.shape = (1, 1)\n"
+        "except AttributeError as e:\n"
+        "    print('refused:', e)\n"
+        "B = pickle.loads(pickle.dumps(A))\n"
+        "try:\n"
+        "    B.indices[5] = 10 ** 9\n"
+        "except ValueError as e:\n"
+        "    print('refused:', e)\n"
+        "print(float((A @ X).sum()), float((B @ X).sum()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "refused: CSR.shape is fixed" in out.stdout
+    assert "refused: assignment destination is read-only" in out.stdout
+    assert out.stdout.strip().endswith(f"{4096.0 * 256} {4096.0 * 256}")
 
 
 def test_an_index_edited_in_place_cannot_crash_the_process():

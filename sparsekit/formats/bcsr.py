@@ -26,7 +26,9 @@ from .validation import (
     check_indices_in_range,
     check_indptr,
     check_shape,
+    checked_state,
     common_index_dtype,
+    fixed,
     read_only,
 )
 
@@ -63,6 +65,8 @@ class BCSR:
     """
 
     format = "bcsr"
+    shape = fixed("shape")
+    blocksize = fixed("blocksize")
 
     def __init__(self, data, indices, indptr, shape, blocksize=None, *, copy: bool = False):
         shape = check_shape(shape)
@@ -94,7 +98,7 @@ class BCSR:
         self.indices = indices
         self.indptr = indptr
         self.shape = shape
-        self._checked = (data, indices, indptr)  # what the checks above passed (see check_format)
+        self._checked = checked_state(data, indices, indptr)  # what the checks passed (see check_format)
         self.blocksize = (r, c)
 
     # -- construction -------------------------------------------------------
@@ -233,6 +237,10 @@ class BCSR:
         B = BCSR(self.data, self.indices, self.indptr, self.shape, self.blocksize)
         self.data, self.indices, self.indptr = B.data, B.indices, B.indptr
         self._checked = B._checked
+
+    def __reduce__(self):
+        """Rebuilt through the constructor, as :meth:`CSR.__reduce__`."""
+        return (BCSR, (self.data, self.indices, self.indptr, self.shape, self.blocksize))
 
     # -- products -----------------------------------------------------------
     def __matmul__(self, x):

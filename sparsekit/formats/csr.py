@@ -20,7 +20,9 @@ from .validation import (
     check_indices_in_range,
     check_indptr,
     check_shape,
+    checked_state,
     common_index_dtype,
+    fixed,
     read_only,
 )
 
@@ -49,6 +51,7 @@ class CSR:
     """
 
     format = "csr"
+    shape = fixed("shape")
 
     def __init__(self, data, indices, indptr, shape, *, copy: bool = False):
         shape = check_shape(shape)
@@ -70,7 +73,7 @@ class CSR:
         self.indices = indices
         self.indptr = indptr
         self.shape = shape
-        self._checked = (data, indices, indptr)  # what the checks above passed (see check_format)
+        self._checked = checked_state(data, indices, indptr)  # what the checks passed (see check_format)
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -152,6 +155,12 @@ class CSR:
         B = CSR(self.data, self.indices, self.indptr, self.shape)
         self.data, self.indices, self.indptr = B.data, B.indices, B.indptr
         self._checked = B._checked
+
+    def __reduce__(self):
+        """Pickle, copy and deepcopy rebuild the matrix through the constructor, which
+        checks it again and keeps ``indices``/``indptr`` read-only (numpy unpickles arrays
+        writeable)."""
+        return (CSR, (self.data, self.indices, self.indptr, self.shape))
 
     # -- products -----------------------------------------------------------
     def __matmul__(self, x):
