@@ -25,7 +25,8 @@ Decisions (each is tested in ``tests/test_vector.py``):
   so ``0 * inf`` in ``v`` does not turn into NaN in ``u``.
 * **Indices** must lie in ``[0, size)``; negative or too-large indices raise
   ``ValueError`` before any kernel runs (in C they are undefined behaviour, in
-  Python ``-1`` silently wraps).
+  Python ``-1`` silently wraps).  ``u.indices`` is a read-only view, so an index
+  cannot be edited in place behind these checks; ``u.values`` may be edited.
 * **The workspace** must have ``size >= u.size``; it must be zero at every
   index the operation touches (checked in O(nnz), so the O(nnz) cost holds).
   ``Workspace.is_clean()`` is the full O(n) check.  Every operation leaves the
@@ -157,7 +158,11 @@ class SparseVector:
     # -- attributes ---------------------------------------------------------
     @property
     def indices(self) -> np.ndarray:
-        return self._idx[: self._nnz]
+        """The stored indices, a read-only view (an index edited in place would skip the
+        range and duplicate checks); ``values`` may be edited."""
+        view = self._idx[: self._nnz]
+        view.flags.writeable = False
+        return view
 
     @property
     def values(self) -> np.ndarray:

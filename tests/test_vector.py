@@ -207,3 +207,18 @@ def test_empty_and_growth():
         u.axpy(1.0, SparseVector([k], [float(k + 1)], 1000), w)
     assert u.nnz == 100 and u.indices.tolist() == list(range(100))
     assert repr(SparseVector([], [], 2)) == "SparseVector(size=2, nnz=0):"
+
+
+def test_indices_are_read_only_and_values_editable():
+    """An index edited in place would skip the range and duplicate checks of the constructor."""
+    u = SparseVector([3, 0, 7], [1.0, 2.0, 3.0], size=8)
+    with pytest.raises(ValueError, match="read-only"):
+        u.indices[0] = -1
+    with pytest.raises(ValueError, match="read-only"):
+        u.indices[1] = 3  # a duplicate
+    u.values[0] = 5.0
+    np.testing.assert_array_equal(u.toarray(), [2, 0, 0, 5, 0, 0, 0, 3])
+    w = Workspace(8)
+    u.axpy(1.0, SparseVector([5], [1.0], size=8), w)  # the buffers grow: still read-only
+    assert not u.indices.flags.writeable and sorted(u.indices.tolist()) == [0, 3, 5, 7]
+    assert w.is_clean()
