@@ -292,6 +292,39 @@ def test_backward_checks_dy_before_any_loop(make, shape):
     assert layer.backward(np.ones_like(y)).shape == x.shape
 
 
+NUMBA_LAYERS = [(make, shape) for (make, shape), name in zip(LAYER_CASES, LAYER_IDS) if "Conv2d" in name]
+NUMBA_LAYER_IDS = [name for name in LAYER_IDS if "Conv2d" in name]
+
+
+@pytest.mark.parametrize("make,shape", NUMBA_LAYERS, ids=NUMBA_LAYER_IDS)
+def test_parameters_and_sizes_assigned_by_hand_are_checked_before_any_loop(make, shape):
+    """``params``/``grads`` are dicts and ``k``/``stride``/... plain attributes: what a user
+    assigns there must not reach a numba loop that indexes by the sizes the layer was built with."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(shape)
+    for name in make(rng).params:
+        for where in ("params", "grads"):
+            layer = make(rng)
+            y = layer.forward(x, train=True)
+            good = getattr(layer, where)[name]
+            getattr(layer, where)[name] = good[:-1]  # one output channel short
+            # numba loops must see the check's error; numpy's own writes refuse by themselves
+            with pytest.raises(ValueError, match=rf"{where}\['{name}'\] must be a float64 array|could not broadcast"):
+                layer.forward(x, train=True) if where == "params" else layer.backward(np.ones_like(y))
+            getattr(layer, where)[name] = good
+            np.testing.assert_allclose(layer.forward(x, train=True), y, rtol=1e-12)
+    for attr, change in (("k", 2), ("stride", -1), ("padding", -1)):
+        layer = make(rng)
+        y = layer.forward(x, train=True)
+        setattr(layer, attr, getattr(layer, attr) + change)
+        # backward: the loops would walk the forward pass's arrays with the new size
+        with pytest.raises(ValueError, match=rf"\.{attr} changed since the forward pass|\.{attr} must be"):
+            layer.backward(np.ones_like(y))
+        if attr == "k" or getattr(layer, attr) < (0 if attr == "padding" else 1):
+            with pytest.raises(ValueError, match=rf"\.{attr} must be|params\['W'\] must be"):
+                layer.forward(x)
+
+
 def test_depthwise_backward_with_a_wrong_dy_no_longer_corrupts_the_heap():
     """A dy with one channel too many reached the numba loop and ended in 'free(): invalid next
     size' (process aborted); run in a child so that a regression fails this test only."""

@@ -36,6 +36,14 @@ def _check_int(name, v, lo=1):
     return int(v)
 
 
+def _check_ints(layer, names_and_bounds):
+    """``_check_int`` on attributes of ``layer`` (plain ints >= their bound pass in ~0.1 us)."""
+    for name, lo in names_and_bounds:
+        v = getattr(layer, name)
+        if type(v) is not int or v < lo:
+            _check_int(f"{type(layer).__name__}.{name}", v, lo)
+
+
 def _check_dtype(dtype):
     dt = np.dtype(dtype)
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
@@ -79,10 +87,25 @@ class Layer:
     def backward(self, dy):
         return dy
 
+    #: integer attributes a numba loop trusts, with their lower bounds (checked before each pass)
+    _SIZES: tuple = ()
+
     def _kept(self, y):
-        """Remember the shape of a training forward pass's output ``y`` (returns ``y``)."""
+        """Remember the shape of a training forward pass's output ``y`` and the layer's sizes
+        (returns ``y``)."""
         self._y_shape = y.shape
+        self._fwd_sizes = tuple(getattr(self, name) for name, _ in self._SIZES)
         return y
+
+    def _check_sizes(self, backward=False):
+        """Refuse sizes assigned by hand that are no integers >= their bound or, in ``backward``,
+        differ from those of the forward pass the gradient belongs to."""
+        _check_ints(self, self._SIZES)
+        if backward:
+            for (name, _), old in zip(self._SIZES, self._fwd_sizes):
+                if getattr(self, name) != old:
+                    raise ValueError(f"{type(self).__name__}.{name} changed since the forward pass "
+                                     f"({old} -> {getattr(self, name)}); run forward(x, train=True) again")
 
     def _check_grad(self, dy):
         """Refuse a ``dy`` that is not the gradient of the last training forward's output."""
@@ -97,6 +120,18 @@ class Layer:
                              f"forward(train=True)), got {dy.shape}")
         if dy.dtype.kind != "f":
             raise TypeError(f"{name}.backward expects a float array, got dtype {dy.dtype}")
+
+    def _check_param(self, name, shape, dtype, where="params"):
+        """Refuse a parameter (or gradient buffer) that a numba loop would index past its end.
+
+        ``params`` and ``grads`` are plain dicts a user may assign into (loading weights,
+        trying things); the loops trust the shapes the layer was built with.
+        """
+        a = getattr(self, where).get(name)
+        if not isinstance(a, np.ndarray) or a.shape != shape or a.dtype != dtype:
+            got = f"{a.dtype} array of shape {a.shape}" if isinstance(a, np.ndarray) else repr(type(a).__name__)
+            raise ValueError(f"{type(self).__name__}.{where}[{name!r}] must be a {np.dtype(dtype)} array "
+                             f"of shape {shape}, got {got}")
 
     def __call__(self, x):
         return self.forward(x, train=False)
@@ -230,6 +265,13 @@ class Conv2d(MatrixLayer):
     def weight4d(self):
         return self.W.reshape(self.cout, self.cin, self.k, self.k)
 
+    _SIZES = (("cin", 1), ("cout", 1), ("k", 1), ("stride", 1), ("padding", 0))
+
+    def _check_config(self, backward=False):
+        """The sizes the im2col loops and ``W`` must agree on, checked again before a pass."""
+        self._check_sizes(backward)
+        self._check_param("W", (self.cout, self.cin * self.k * self.k), self.W.dtype)
+
     def output_hw(self, h, w):
         oh = (h + 2 * self.padding - self.k) // self.stride + 1
         ow = (w + 2 * self.padding - self.k) // self.stride + 1
@@ -252,11 +294,17 @@ class Conv2d(MatrixLayer):
         if train and self.relu:
             raise ValueError("this layer has a fused ReLU (inference only); train the unfused model")
         x = np.ascontiguousarray(x)
+        self._check_config()
         cols, oh, ow = self._cols(x)
         y = self._matmul(cols, train)
         relu = self.relu and not train
         if "b" in self.params or relu:
+            if "b" in self.params:
+                self._check_param("b", (self.cout,), self.params["b"].dtype)
             b = self.params["b"] if "b" in self.params else np.zeros(self.cout, y.dtype)
+            if y.shape[1] != self.cout:  # a sparse kernel assigned by hand, of another shape
+                raise ValueError(f"{type(self).__name__}: the product has {y.shape[1]} rows, "
+                                 f"expected {self.cout} (out_channels)")
             bias_relu_(y, b.astype(y.dtype, copy=False), relu)
         y = y.reshape(x.shape[0], self.cout, oh, ow)
         if train:
@@ -266,6 +314,7 @@ class Conv2d(MatrixLayer):
 
     def backward(self, dy):
         self._check_grad(dy)
+        self._check_config(backward=True)  # col2im trusts k, stride and padding: W's and the forward's
         N = dy.shape[0]
         cols = self._cols_cache
         dY = np.ascontiguousarray(dy).reshape(N, self.cout, -1)
@@ -313,9 +362,19 @@ class DepthwiseConv2d(Layer):
 
     output_hw = Conv2d.output_hw
 
+    _SIZES = (("c", 1), ("k", 1), ("stride", 1), ("padding", 0))
+
+    def _check_config(self, backward=False):
+        """The sizes the numba loops trust (attributes and ``params`` may be assigned), checked again."""
+        self._check_sizes(backward)
+        dt = self.params["W"].dtype if isinstance(self.params.get("W"), np.ndarray) else np.float64
+        self._check_param("W", (self.c, self.k, self.k), dt)
+        self._check_param("b", (self.c,), dt)
+        return dt
+
     def forward(self, x, train=False):
         _check_input(self, x, 4, self.c)
-        if x.dtype != self.params["W"].dtype:
+        if x.dtype != self._check_config():
             raise TypeError(f"DepthwiseConv2d holds {self.params['W'].dtype} weights, got a {x.dtype} input")
         N, C, H, Wd = x.shape
         oh, ow = self.output_hw(H, Wd)
@@ -346,6 +405,10 @@ class DepthwiseConv2d(Layer):
 
     def backward(self, dy):
         self._check_grad(dy)
+        dt = self._check_config(backward=True)
+        if dt != self._xp.dtype:
+            raise TypeError(f"DepthwiseConv2d holds {dt} weights, but the forward pass ran on {self._xp.dtype}")
+        self._check_param("W", (self.c, self.k, self.k), dt, where="grads")
         dy = np.ascontiguousarray(dy, dtype=self._xp.dtype)
         dxp = np.empty_like(self._xp)
         depthwise_backward(self._xp, self.params["W"], dy, self.stride, self.grads["W"], dxp)
