@@ -326,47 +326,25 @@ def test_out_sharing_memory_with_x_is_refused():
 
 
 def test_edits_that_used_to_crash_the_process_are_refused():
-    """Each of these once ended in a segmentation fault (shape shrunk after the checks; a
-    pickled copy whose indices came back writeable); run in a child process so that a
-    regression shows as a failed test, not a dead test run."""
+    """Each of these once ended in a segmentation fault (an index edited in place; the shape
+    shrunk after the checks; a pickled copy whose indices came back writeable); run in a child
+    process so that a regression shows as a failed test, not a dead test run."""
     code = (
         "import pickle\n"
         "import numpy as np\n"
         "from sparsekit import CSR\n"
         "A = CSR.from_dense(np.eye(4096, dtype=np.float32))\n"
         "X = np.ones((4096, 256), np.float32)\n"
-        "try:\n"
-        "    A.shape = (1, 1)\n"
-        "except AttributeError as e:\n"
-        "    print('refused:', e)\n"
         "B = pickle.loads(pickle.dumps(A))\n"
-        "try:\n"
-        "    B.indices[5] = 10 ** 9\n"
-        "except ValueError as e:\n"
-        "    print('refused:', e)\n"
+        "for edit in ('A.indices[0] = 10 ** 9', 'A.shape = (1, 1)', 'B.indices[5] = 10 ** 9'):\n"
+        "    try:\n"
+        "        exec(edit)\n"
+        "    except (ValueError, AttributeError) as e:\n"
+        "        print('refused:', e)\n"
         "print(float((A @ X).sum()), float((B @ X).sum()))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "refused: CSR.shape is fixed" in out.stdout
-    assert "refused: assignment destination is read-only" in out.stdout
+    assert out.stdout.count("refused: assignment destination is read-only") == 2
     assert out.stdout.strip().endswith(f"{4096.0 * 256} {4096.0 * 256}")
-
-
-def test_an_index_edited_in_place_cannot_crash_the_process():
-    """The edit that used to end in a segmentation fault: now a ValueError, in a child process
-    so that a regression shows as a failed test, not a dead test run."""
-    code = (
-        "import numpy as np\n"
-        "from sparsekit import CSR\n"
-        "A = CSR.from_dense(np.eye(4, dtype=np.float32))\n"
-        "try:\n"
-        "    A.indices[0] = 10 ** 9\n"
-        "except ValueError as e:\n"
-        "    print('refused:', e)\n"
-        "print(float((A @ np.ones((4, 8), np.float32)).sum()))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    assert "refused: assignment destination is read-only" in out.stdout
-    assert out.stdout.strip().endswith("32.0")
