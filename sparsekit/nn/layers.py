@@ -44,9 +44,12 @@ def _check_ints(layer, names_and_bounds):
             _check_int(f"{type(layer).__name__}.{name}", v, lo)
 
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _check_dtype(dtype):
     dt = np.dtype(dtype)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+    if dt not in _FLOATS:
         raise TypeError(f"dtype must be float32 or float64, got {dt}")
     return dt
 
@@ -121,17 +124,21 @@ class Layer:
         if dy.dtype.kind != "f":
             raise TypeError(f"{name}.backward expects a float array, got dtype {dy.dtype}")
 
-    def _check_param(self, name, shape, dtype, where="params"):
-        """Refuse a parameter (or gradient buffer) that a numba loop would index past its end.
+    def _check_param(self, name, shape, dtype=None, where="params"):
+        """Refuse a parameter (or gradient buffer) that a numba loop would index past its end;
+        returns it.  ``dtype=None`` accepts either float dtype.
 
         ``params`` and ``grads`` are plain dicts a user may assign into (loading weights,
         trying things); the loops trust the shapes the layer was built with.
         """
         a = getattr(self, where).get(name)
-        if not isinstance(a, np.ndarray) or a.shape != shape or a.dtype != dtype:
+        ok = isinstance(a, np.ndarray) and a.shape == shape
+        if not ok or (a.dtype != dtype if dtype is not None else a.dtype not in _FLOATS):
+            want = "float32 or float64" if dtype is None else str(np.dtype(dtype))
             got = f"{a.dtype} array of shape {a.shape}" if isinstance(a, np.ndarray) else repr(type(a).__name__)
-            raise ValueError(f"{type(self).__name__}.{where}[{name!r}] must be a {np.dtype(dtype)} array "
+            raise ValueError(f"{type(self).__name__}.{where}[{name!r}] must be a {want} array "
                              f"of shape {shape}, got {got}")
+        return a
 
     def __call__(self, x):
         return self.forward(x, train=False)
@@ -270,7 +277,7 @@ class Conv2d(MatrixLayer):
     def _check_config(self, backward=False):
         """The sizes the im2col loops and ``W`` must agree on, checked again before a pass."""
         self._check_sizes(backward)
-        self._check_param("W", (self.cout, self.cin * self.k * self.k), self.W.dtype)
+        self._check_param("W", (self.cout, self.cin * self.k * self.k))
 
     def output_hw(self, h, w):
         oh = (h + 2 * self.padding - self.k) // self.stride + 1
@@ -299,9 +306,7 @@ class Conv2d(MatrixLayer):
         y = self._matmul(cols, train)
         relu = self.relu and not train
         if "b" in self.params or relu:
-            if "b" in self.params:
-                self._check_param("b", (self.cout,), self.params["b"].dtype)
-            b = self.params["b"] if "b" in self.params else np.zeros(self.cout, y.dtype)
+            b = self._check_param("b", (self.cout,)) if "b" in self.params else np.zeros(self.cout, y.dtype)
             if y.shape[1] != self.cout:  # a sparse kernel assigned by hand, of another shape
                 raise ValueError(f"{type(self).__name__}: the product has {y.shape[1]} rows, "
                                  f"expected {self.cout} (out_channels)")
@@ -367,8 +372,7 @@ class DepthwiseConv2d(Layer):
     def _check_config(self, backward=False):
         """The sizes the numba loops trust (attributes and ``params`` may be assigned), checked again."""
         self._check_sizes(backward)
-        dt = self.params["W"].dtype if isinstance(self.params.get("W"), np.ndarray) else np.float64
-        self._check_param("W", (self.c, self.k, self.k), dt)
+        dt = self._check_param("W", (self.c, self.k, self.k)).dtype
         self._check_param("b", (self.c,), dt)
         return dt
 
