@@ -434,6 +434,8 @@ def to_sparse(W, blocksizes=None, *, dtype=None, table=None, force=None):
         fmt, bs = "dense", None
     elif force == "csr":
         fmt, bs = "csr", (1, 1)
+    elif isinstance(force, str):
+        raise ValueError(f"force must be 'dense', 'csr' or a block shape (r, c), got {force!r}")
     else:
         fmt, bs = "bcsr", _check_blocksize(force)
     if fmt == "dense":

@@ -261,3 +261,10 @@ def test_to_sparse_roundtrip_and_product(force):
     assert dense.dtype == np.float32
     X = rng.standard_normal((20, 7)).astype(np.float32)
     np.testing.assert_allclose(S @ X, W @ X, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("force,match", [("bsr", "force must be 'dense', 'csr' or a block shape"),
+                                         ((0, 1), "blocksize must be a pair of positive integers")])
+def test_to_sparse_names_a_bad_force(force, match):
+    with pytest.raises(ValueError, match=match):
+        to_sparse(np.eye(4), force=force)
