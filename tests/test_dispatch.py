@@ -295,7 +295,7 @@ def test_arrays_reshaped_or_retyped_in_place_are_checked_again(make_matrix):
             A.indptr.dtype = np.int16
         else:
             A.indices.shape = (A.indices.size, 1)
-        with pytest.raises((ValueError, TypeError)):
+        with pytest.raises((ValueError, TypeError), match="data|indices|indptr"):  # the checks name it
             _product(A, X)
 
 
