@@ -102,6 +102,15 @@ class Int8BCSR:
     shape = fixed("shape")
     blocksize = fixed("blocksize")
 
+    @property
+    def scale(self) -> float:
+        """The weight scale (positive, finite); assigning it is checked like the constructor's."""
+        return self._scale
+
+    @scale.setter
+    def scale(self, value) -> None:
+        self._scale = _check_scale(value)
+
     def __init__(self, data, indices, indptr, shape, blocksize, scale):
         shape = check_shape(shape)
         data = np.asarray(data)
@@ -132,7 +141,7 @@ class Int8BCSR:
         self.indptr = indptr
         self.shape = shape
         self.blocksize = (r, c)
-        self.scale = _check_scale(scale)
+        self.scale = scale
         self._checked = checked_state(self.data, indices, indptr)  # what the checks passed (see check_format)
 
     def check_format(self) -> None:

@@ -119,6 +119,21 @@ def test_int8_arrays_assigned_later_are_checked_before_the_kernel():
         spmm_int8(Q, X)
 
 
+@pytest.mark.parametrize("value, exc", [(-0.5, ValueError), (0.0, ValueError), (float("nan"), ValueError),
+                                        (float("inf"), ValueError), ("0.5", TypeError), (True, TypeError)])
+def test_int8_scale_assigned_later_is_checked(value, exc):
+    rng = np.random.default_rng(5)
+    W = rng.standard_normal((8, 12)).astype(np.float32)
+    X = rng.standard_normal((12, 10)).astype(np.float32)
+    Q = Int8BCSR.from_bcsr(BCSR.from_dense(W, blocksize=(4, 1)))
+    before = qmatmul(Q, X)
+    with pytest.raises(exc, match="scale"):
+        Q.scale = value
+    assert np.array_equal(qmatmul(Q, X), before)  # the refused value left the old scale
+    Q.scale = 2 * Q.scale  # a good value is taken, and the product follows it
+    np.testing.assert_allclose(qmatmul(Q, X), 2 * before, rtol=1e-6)
+
+
 def test_int8_plan_is_kept_follows_the_arrays_and_goes_with_the_matrix():
     import gc
 
