@@ -253,6 +253,89 @@ def test_a_numba_kernel_that_indexes_past_an_array_fails_with_a_hint_not_a_crash
         assert "boundscheck=True" in c.details["hint"]
 
 
+def _row_dot_one_past(data, indices, start, stop, x):  # a learner's helper kernel, reached by its global name
+    acc = 0.0
+    for k in range(start, stop + 1):  # the last row reads data[nnz]
+        acc += data[k] * x[indices[k]]
+    return acc
+
+
+def _row_dot(data, indices, start, stop, x):
+    acc = 0.0
+    for k in range(start, stop):
+        acc += data[k] * x[indices[k]]
+    return acc
+
+
+def test_helper_kernels_of_a_numba_function_are_bounds_checked_too():
+    import numba
+
+    global _row_dot_one_past_jit, _row_dot_jit
+    _row_dot_one_past_jit = numba.njit(_row_dot_one_past)
+    _row_dot_jit = numba.njit(_row_dot)
+
+    @numba.njit
+    def through_global(data, indices, indptr, x):
+        y = np.zeros(len(indptr) - 1)
+        for i in range(len(indptr) - 1):
+            y[i] = _row_dot_one_past_jit(data, indices, indptr[i], indptr[i + 1], x)
+        return y
+
+    helper = _row_dot_one_past_jit
+
+    @numba.njit
+    def through_closure(data, indices, indptr, x):
+        y = np.zeros(len(indptr) - 1)
+        for i in range(len(indptr) - 1):
+            y[i] = helper(data, indices, indptr[i], indptr[i + 1], x)
+        return y
+
+    for bad in (through_global, through_closure):
+        r = check("ex06.fast_csr_matvec", bad)
+        assert r.score == 0
+        assert all("IndexError" in c.message and "out of bounds" in c.message for c in r.cases), \
+            [c.message for c in r.cases]
+    assert not _row_dot_one_past_jit.targetoptions.get("boundscheck")  # the learner's own functions are untouched
+    assert through_global.py_func.__globals__["_row_dot_one_past_jit"] is _row_dot_one_past_jit
+
+    @numba.njit
+    def good(data, indices, indptr, x):
+        y = np.zeros(len(indptr) - 1)
+        for i in range(len(indptr) - 1):
+            y[i] = _row_dot_jit(data, indices, indptr[i], indptr[i + 1], x)
+        return y
+
+    assert check("ex06.fast_csr_matvec", good).passed
+
+
+@pytest.fixture
+def recursive_sum():
+    import numba
+
+    global _recursive_sum
+    _recursive_sum = None
+
+    @numba.njit
+    def total(a, i):
+        if i == len(a):
+            return 0.0
+        return a[i] + _recursive_sum(a, i + 1)
+
+    _recursive_sum = total
+    return total
+
+
+def test_a_recursive_numba_function_gets_one_checked_copy(recursive_sum):
+    from sparsekit.grading.engine import _bounds_checked
+
+    checked = _bounds_checked(recursive_sum)
+    assert checked.py_func.__globals__["_recursive_sum"] is checked
+    a = np.arange(5.0)
+    assert checked(a, 0) == recursive_sum(a, 0) == 10.0
+    with pytest.raises(IndexError):
+        checked(a, 6)  # starts past the end: the original would read outside a
+
+
 def test_numba_functions_are_checked_with_bounds_checks_and_timed_as_compiled():
     import numba
 

@@ -448,8 +448,9 @@ def _bounds_checked(func):
     numba does not check indices (as C does not): a learner's kernel that reads or writes
     one element past an array corrupts memory, and may kill the notebook's kernel.  The
     correctness cases run this copy (``boundscheck=True``), so such a bug becomes an
-    ``IndexError`` in the case's result.  Functions the learner's function calls keep
-    their own settings.
+    ``IndexError`` in the case's result.  The numba functions it calls by a global name or
+    from its closure (a learner's helper kernels, and theirs) are copied the same way;
+    one reached another way (``module.helper``, an argument) keeps its own settings.
     """
     try:
         from numba.core.registry import CPUDispatcher
@@ -457,14 +458,62 @@ def _bounds_checked(func):
         return None
     if not isinstance(func, CPUDispatcher) or func.targetoptions.get("boundscheck"):
         return None
+    try:
+        return _checked_copy(func, CPUDispatcher, {})
+    except Exception:  # pragma: no cover - options numba.jit does not take back, odd functions
+        return None
+
+
+def _checked_copy(func, dispatcher_type, copies: dict):
+    """``func`` (a numba dispatcher) compiled again with ``boundscheck=True``, its helpers too.
+
+    ``copies`` maps the original dispatchers seen so far to their copies (recursion)."""
+    import types
+
     import numba
 
+    if id(func) in copies:
+        return copies[id(func)][1]
+    py = func.py_func
+
+    def checked(value):
+        if isinstance(value, dispatcher_type):
+            return _checked_copy(value, dispatcher_type, copies)
+        return value
+
+    scope = dict(py.__globals__)  # numba resolves global names in this dict when it compiles (lazily)
+    cells = None if py.__closure__ is None else tuple(
+        types.CellType(c.cell_contents) if _filled(c) else types.CellType() for c in py.__closure__)
+    copy = types.FunctionType(py.__code__, scope, py.__name__, py.__defaults__, cells)
+    copy.__kwdefaults__, copy.__qualname__, copy.__module__ = py.__kwdefaults__, py.__qualname__, py.__module__
     options = {k: v for k, v in func.targetoptions.items() if k != "cache"}  # a cached copy could be mistaken for the original
     options["boundscheck"] = True
+    result = numba.jit(**options)(copy)
+    copies[id(func)] = (func, result)  # before the helpers: a recursive function finds its own copy
+    for name in _global_names(py.__code__):
+        if name in scope:
+            scope[name] = checked(scope[name])
+    for cell in cells or ():
+        if _filled(cell):
+            cell.cell_contents = checked(cell.cell_contents)
+    return result
+
+
+def _global_names(code) -> set:
+    """The global names ``code`` and the code objects inside it may read."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _global_names(const)
+    return names
+
+
+def _filled(cell) -> bool:
     try:
-        return numba.jit(**options)(func.py_func)
-    except Exception:  # pragma: no cover - options numba.jit does not take back
-        return None
+        cell.cell_contents
+    except ValueError:  # an empty cell
+        return False
+    return True
 
 
 class _Caller:
