@@ -67,3 +67,31 @@ def test_gpu_plot_of_a_file_that_is_not_json(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--plot", str(bad)])
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_python_m_sparsekit_lists_every_command_and_runs_one():
+    import subprocess
+    import sys
+
+    from sparsekit.__main__ import COMMANDS
+
+    listing = subprocess.run([sys.executable, "-m", "sparsekit"], capture_output=True, text=True, timeout=120)
+    assert listing.returncode == 0, listing.stderr
+    for command in COMMANDS:  # every listed command exists and has a one-line summary
+        line = next(x for x in listing.stdout.splitlines() if x.strip().startswith(command + " "))
+        assert len(line.split(None, 1)[1]) > 10, line
+    run = subprocess.run([sys.executable, "-m", "sparsekit", "grade", "--jobs", "0", "x.ipynb"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "python -m sparsekit.grade" in run.stderr and "--jobs" in run.stderr
+    machine = subprocess.run([sys.executable, "-m", "sparsekit", "machine"], capture_output=True, text=True,
+                             timeout=120)
+    assert machine.returncode == 0 and "CPU" in machine.stdout
+
+
+def test_python_m_sparsekit_refuses_an_unknown_command(capsys):
+    from sparsekit.__main__ import main
+
+    assert main(["benchmark"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown command 'benchmark'" in err and "bench" in err
+    assert main([]) == 0 and "commands:" in capsys.readouterr().out
