@@ -1,4 +1,4 @@
-"""Grade exercise notebooks: ``python -m sparsekit.grade PATH... [--json FILE] [--timeout S]``.
+"""Grade exercise notebooks: ``python -m sparsekit.grade PATH... [--json FILE] [--csv FILE] [--timeout S]``.
 
 Each notebook (a PATH may be a folder) is executed from top to bottom with nbclient in a fresh
 kernel, with a per-cell timeout, errors allowed and a hanging cell interrupted.  Every
@@ -12,11 +12,13 @@ The questions expected from a notebook are those of its exercise set (file name 
 graded on the questions its ``check`` calls name.  One broken submission
 (invalid JSON, a dead kernel, an endless loop) never stops the others.
 
-Prints a table per notebook and, last, ``score: X/Y`` over all notebooks.
+Prints a table per notebook and, last, ``score: X/Y`` over all notebooks; ``--json`` writes the
+whole report, ``--csv`` a gradebook (one row per notebook, one column per question).
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import re
@@ -201,6 +203,28 @@ def grade(paths, *, timeout: float = 600, case_timeout: float | None = None, see
             "max_score": sum(r["max_score"] for r in reports)}
 
 
+def gradebook(summary: dict) -> list[list]:
+    """The report as a table: a header, then one row per notebook with its score, its maximum,
+    the score of each question (blank where the notebook has no such question) and its problems."""
+    qids = sorted({q["question"] for nb in summary["notebooks"] for q in nb["questions"]})
+    rows = [["notebook", "score", "max_score", *qids, "problems"]]
+    for nb in summary["notebooks"]:
+        scores = {q["question"]: q["score"] for q in nb["questions"]}
+        rows.append([nb["notebook"], nb["score"], nb["max_score"], *(scores.get(q, "") for q in qids),
+                     " | ".join(nb["problems"])])
+    return rows
+
+
+def write_gradebook(summary: dict, path) -> None:
+    """Write :func:`gradebook` as CSV; text a spreadsheet would run as a formula (a file or an error
+    message starting with ``=``, ``+``, ``-`` or ``@``) is written with a leading ``'``."""
+    def cell(value):
+        return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([[cell(v) for v in row] for row in gradebook(summary)])
+
+
 def _safe_grade(path, timeout, case_timeout, seed, compile_time) -> dict:
     try:
         return grade_notebook(path, timeout=timeout, case_timeout=case_timeout, seed=seed,
@@ -215,6 +239,8 @@ def main(argv=None) -> int:
                                      description="Execute exercise notebooks and grade every check.")
     parser.add_argument("paths", nargs="+", help="notebooks or folders of notebooks")
     parser.add_argument("--json", type=Path, help="also write a machine-readable report to this file")
+    parser.add_argument("--csv", type=Path, help="also write a gradebook to this file: one row per notebook, "
+                                                 "one column per question")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per cell (default 600)")
     parser.add_argument("--case-timeout", type=float, default=None,
                         help="seconds per check case inside the notebook (default: the check's own, 10)")
@@ -233,8 +259,9 @@ def main(argv=None) -> int:
         find_notebooks(args.paths)
     except (FileNotFoundError, ValueError) as exc:
         parser.error(str(exc))
-    if args.json:  # the report is written after grading: find out now whether it can be
-        check_output_file(parser, "--json", args.json)
+    for flag, file in (("--json", args.json), ("--csv", args.csv)):
+        if file:  # the report is written after grading: find out now whether it can be
+            check_output_file(parser, flag, file)
     summary = grade(args.paths, timeout=args.timeout, case_timeout=args.case_timeout, seed=args.seed,
                     compile_time=args.compile_time, jobs=args.jobs)
     if not summary["notebooks"]:
@@ -244,6 +271,8 @@ def main(argv=None) -> int:
         print()
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    if args.csv:
+        write_gradebook(summary, args.csv)
     print(f"score: {summary['score']}/{summary['max_score']}")
     return 0
 

@@ -52,7 +52,8 @@ def _run(args, json_path):
 def graded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("grade")
     _submissions(tmp / "submissions")
-    course = _run([ROOT / "solutions", ROOT / "exercises", "--jobs", "3"], tmp / "course.json")
+    course = _run([ROOT / "solutions", ROOT / "exercises", "--jobs", "3", "--csv", tmp / "course.csv"],
+                  tmp / "course.json")
     # a cell gets 60 s (the endless cell costs that much): with 8 s, CI on a loaded 2-core machine
     # (five kernels at once) once reported all three checks of the endless-cell notebook "not run",
     # which only a timed-out cell before the first check (the imports) explains
@@ -64,6 +65,7 @@ def graded(tmp_path_factory):
         stdout, stderr = proc.communicate(timeout=900)
         report = json.loads((tmp / f"{name}.json").read_text())
         out[name] = (proc.returncode, stdout, stderr, report)
+    out["gradebook"] = (tmp / "course.csv").read_text(encoding="utf-8")
     return out
 
 
@@ -96,6 +98,24 @@ def test_exercise_scores_zero_without_crashing(graded, name):
     # every check ran and failed; the only errors are the unimplemented functions in "try it" cells
     assert all(q["status"] == "failed" for q in nb["questions"]), nb
     assert all("NotImplementedError" in p for p in nb["problems"]), nb["problems"]
+
+
+def test_gradebook_csv_has_a_row_per_notebook_and_a_column_per_question(graded):
+    import csv
+    import io
+
+    report = graded["course"][3]
+    rows = list(csv.reader(io.StringIO(graded["gradebook"])))
+    header, body = rows[0], rows[1:]
+    qids = header[3:-1]
+    assert header[:3] == ["notebook", "score", "max_score"] and header[-1] == "problems"
+    assert len(qids) == 29 and qids == sorted(qids)
+    assert [r[0] for r in body] == [nb["notebook"] for nb in report["notebooks"]]
+    for row, nb in zip(body, report["notebooks"]):
+        scores = {q["question"]: q["score"] for q in nb["questions"]}
+        assert int(row[1]) == nb["score"] and int(row[2]) == nb["max_score"]
+        assert {q: int(v) for q, v in zip(qids, row[3:-1]) if v != ""} == scores  # blank: not this set's
+        assert sum(int(v) for v in row[3:-1] if v) == nb["score"]
 
 
 def test_course_total(graded):
@@ -141,6 +161,25 @@ def test_broken_submissions_are_contained(graded):
     assert stdout.strip().splitlines()[-1] == f"score: {report['score']}/{report['max_score']}"
 
 
+def test_gradebook_text_is_never_a_spreadsheet_formula(tmp_path):
+    import csv
+
+    from sparsekit.grade import write_gradebook
+
+    summary = {"notebooks": [{"notebook": "=HYPERLINK(\"x\")", "score": 1, "max_score": 2,
+                              "questions": [{"question": "ex01.a", "score": 1}],
+                              "problems": ["cell 3: ValueError: -1", "@x"]},
+                             {"notebook": "b/01.ipynb", "score": 0, "max_score": 2, "questions": [],
+                              "problems": []}],
+               "score": 1, "max_score": 4}
+    write_gradebook(summary, tmp_path / "g.csv")
+    with open(tmp_path / "g.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows == [["notebook", "score", "max_score", "ex01.a", "problems"],
+                    ["'=HYPERLINK(\"x\")", "1", "2", "1", "cell 3: ValueError: -1 | @x"],
+                    ["b/01.ipynb", "0", "2", "", ""]]
+
+
 def test_missing_path_is_a_usage_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sparsekit.grade", str(tmp_path / "nope.ipynb")],
                           cwd=ROOT, capture_output=True, text=True)
@@ -150,6 +189,7 @@ def test_missing_path_is_a_usage_error(tmp_path):
 @pytest.mark.parametrize("args, words", [
     (["README.md"], "not a notebook (.ipynb): README.md"),
     (["--json", "/proc/no/such/dir/report.json", "solutions/01_sparse_vectors.ipynb"], "argument --json: cannot write"),
+    (["--csv", "/proc/no/such/dir/grades.csv", "solutions/01_sparse_vectors.ipynb"], "argument --csv: cannot write"),
     (["--jobs", "0", "solutions/01_sparse_vectors.ipynb"], "--jobs must be at least 1"),
 ])
 def test_bad_arguments_are_usage_errors_before_any_grading(args, words):
