@@ -374,7 +374,7 @@ def check(question_id: str, func, *, timeout: float | None = None, seed: int | N
           compile_time: float | None = None) -> CheckResult:
     """Run question ``question_id``'s cases on ``func`` and return a :class:`CheckResult`.
 
-    ``timeout`` is the limit in seconds for each case (default 30 s, or the
+    ``timeout`` is the limit in seconds for each case (``DEFAULT_TIMEOUT``, 10 s, or the
     ``SPARSEKIT_CHECK_TIMEOUT`` environment variable); the first case (and, for a numba
     function, the first timed case: the others run a bounds-checked copy) gets
     ``compile_time`` extra seconds for JIT compilation (default 30 s, or the
