@@ -16,9 +16,7 @@ COMMANDS = ("machine", "backends", "bench", "grade", "experiments.latency", "exp
 
 def _summary(command: str) -> str:
     """The first line of ``sparsekit.COMMAND``'s docstring, read from its source."""
-    spec = importlib.util.find_spec(f"sparsekit.{command}")
-    path = spec.origin if spec.submodule_search_locations is None else spec.submodule_search_locations[0] + "/__init__.py"
-    with open(path, encoding="utf-8") as fh:
+    with open(importlib.util.find_spec(f"sparsekit.{command}").origin, encoding="utf-8") as fh:  # a package: its __init__.py
         doc = ast.get_docstring(ast.parse(fh.read())) or ""
     return doc.strip().splitlines()[0].replace("``", "") if doc.strip() else ""
 

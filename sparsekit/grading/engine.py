@@ -489,7 +489,7 @@ def _checked_copy(func, dispatcher_type, copies: dict):
     options = {k: v for k, v in func.targetoptions.items() if k != "cache"}  # a cached copy could be mistaken for the original
     options["boundscheck"] = True
     result = numba.jit(**options)(copy)
-    copies[id(func)] = (func, result)  # before the helpers: a recursive function finds its own copy
+    copies[id(func)] = (func, result)  # before the helpers (recursion); func kept so its id is not reused
     for name in _global_names(py.__code__):
         if name in scope:
             scope[name] = checked(scope[name])
