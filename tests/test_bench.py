@@ -256,6 +256,17 @@ def test_extras_small():
     r = sp["threads"]["1"]
     assert 0 < r["fraction_of_triad"] < 10 and sp["nnz"] == sp["n"] * 16
     assert r["triad_gbs"] == both["stream"]["threads"]["1"]["gbs_median"]
+    # float32 is the headline (the goals' dtype); float64 is timed in the same rounds,
+    # on a matrix of about the same size in bytes (more bytes per stored value, fewer rows)
+    assert sp["dtype"] == "float32" and set(sp["dtypes"]) == {"float32", "float64"}
+    assert sp["dtypes"]["float32"]["threads"]["1"] == r
+    f64 = sp["dtypes"]["float64"]
+    assert f64["n"] < sp["n"] and abs(f64["matrix_mib"] / sp["matrix_mib"] - 1) < 0.05
+    assert f64["threads"]["1"]["triad_gbs"] == r["triad_gbs"]
+    from sparsekit.bench.summary import _spmv_note
+    assert _spmv_note(sp).startswith("CSR float32,") and "same rounds: float64 " in _spmv_note(sp)
+    old = {k: v for k, v in sp.items() if k not in ("dtype", "dtypes")}  # a results.json of before
+    assert _spmv_note(old) == f"CSR float64, {sp['matrix_mib']:.0f} MiB matrix"
     ax = extras.axpy_scaling(sizes=(1000, 100_000), nnz=200, repeats=3, min_time=1e-3)
     assert ax["method_ratio_max_min"] >= 1.0 and set(ax["kernel"]) == {"1000", "100000"}
     with pytest.raises(ValueError, match="unknown extra"):
