@@ -228,6 +228,9 @@ def test_timing_helpers():
         return f
     t = time_interleaved({"a": inc("a"), "b": inc("b")}, repeats=4, min_time=1e-4)
     assert len(t["samples"]["a"]) == 4 and calls["a"] == 2 + 4 * t["loops"]["a"]
+    calls.update(a=0, b=0)
+    t = time_interleaved({"a": inc("a"), "b": inc("b")}, repeats=4, min_time=1e-4, untimed_first=True)
+    assert calls["a"] == 2 + 4 * (1 + t["loops"]["a"]) and calls["b"] == 2 + 4 * (1 + t["loops"]["b"])
     with pytest.raises(ValueError):
         with threads(0):
             pass

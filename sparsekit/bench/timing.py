@@ -55,7 +55,7 @@ def warm(f, seconds: float) -> None:
 
 
 def time_interleaved(runs: dict, repeats: int, min_time: float, *, interleave: bool = True,
-                     settle: float = 0.0, clock: str = "wall") -> dict:
+                     settle: float = 0.0, clock: str = "wall", untimed_first: bool = False) -> dict:
     """``{key: [per-call seconds] * repeats}`` for ``{key: run}``, repeats taken round-robin.
 
     ``clock="cpu"`` times with the process's CPU time (``time.process_time``)
@@ -71,6 +71,12 @@ def time_interleaved(runs: dict, repeats: int, min_time: float, *, interleave: b
     for a while after a call and would steal the cores of the next product.
     After the pause the product runs untimed for :data:`WARM_AFTER_PAUSE_S`
     before its repeats, so that its threads and cores are back at full speed.
+
+    With ``untimed_first=True`` every timed sample follows one untimed call of
+    the same product, so that no product pays for what the one before it left
+    in the caches.  Products that stream more than the last-level cache need
+    it: a product that writes (the STREAM triad) leaves the cache full of dirty
+    lines, and whatever runs next writes them back to memory on its own time.
     """
     if clock not in ("wall", "cpu"):
         raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
@@ -81,6 +87,8 @@ def time_interleaved(runs: dict, repeats: int, min_time: float, *, interleave: b
 
     def one(k, f):
         n = loops[k]
+        if untimed_first:
+            f()
         c0 = cpu_clock()
         t0 = time.perf_counter()
         for _ in range(n):
