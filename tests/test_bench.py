@@ -249,7 +249,7 @@ def test_verify():
     assert not verify(ref.astype(np.int32) + 1, ref, 1.0, 0.0, exact=True)[0]
 
 
-def test_extras_small():
+def test_extras_small(tiny_doc):
     from sparsekit.bench import extras
 
     tri = extras.stream_triad(n=200_000, repeats=3, thread_counts=(1,))
@@ -270,6 +270,9 @@ def test_extras_small():
     assert _spmv_note(sp).startswith("CSR float32,") and "same rounds: float64 " in _spmv_note(sp)
     old = {k: v for k, v in sp.items() if k not in ("dtype", "dtypes")}  # a results.json of before
     assert _spmv_note(old) == f"CSR float64, {sp['matrix_mib']:.0f} MiB matrix"
+    from sparsekit.bench.summary import goals
+    row, = [g for g in goals(dict(tiny_doc, extras={"spmv_llc": sp})) if "SpMV" in g["goal"]]
+    assert row["goal"].endswith(", float32") and "same rounds: float64 " in row["measured"]
     ax = extras.axpy_scaling(sizes=(1000, 100_000), nnz=200, repeats=3, min_time=1e-3)
     assert ax["method_ratio_max_min"] >= 1.0 and set(ax["kernel"]) == {"1000", "100000"}
     with pytest.raises(ValueError, match="unknown extra"):
