@@ -1,5 +1,6 @@
 """The check engine: results, timeouts, exceptions, bad return values, prints, recording, generator."""
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -253,6 +254,83 @@ def test_a_numba_kernel_that_indexes_past_an_array_fails_with_a_hint_not_a_crash
         assert "boundscheck=True" in c.details["hint"]
 
 
+def test_a_timed_numba_kernel_that_changes_its_inputs_fails_instead_of_crashing():
+    """The timed case checks each set of arguments once with the bounds-checked copy and then
+    runs the learner's own compiled kernel on them many times.  A kernel that bumps ``indptr``
+    passed the checked call and sent the unchecked ones ever further past ``data`` (a
+    segmentation fault that killed the notebook's kernel); run in a child process so that a
+    regression fails this test only."""
+    code = (
+        "import numba, numpy as np\n"
+        "from sparsekit.grading import check\n"
+        "@numba.njit\n"
+        "def drifts(data, indices, indptr, x):\n"
+        "    n = len(indptr) - 1\n"
+        "    y = np.zeros(n)\n"
+        "    for i in range(n):\n"
+        "        for k in range(indptr[i], indptr[i + 1]):\n"
+        "            y[i] += data[k] * x[indices[k]]\n"
+        "    indptr[n] += 100000\n"
+        "    return y\n"
+        "r = check('ex06.fast_csr_matvec', drifts)\n"
+        "for c in r.cases:\n"
+        "    print(c.name, '|', c.points, '|', c.message)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = dict(line.split(" | ", 1) for line in out.stdout.strip().splitlines())
+    assert lines["inputs not modified"].startswith("0 | your function modified its input 'indptr'")
+    fast, = [v for k, v in lines.items() if k.startswith("at least")]
+    assert fast.startswith("0 | your function changed its argument 3 (of 4) during the call"), fast
+    # the results are judged on copies: its y is right, and the correct case says so
+    assert lines["15 random matrices against scipy.sparse"].startswith("2 |")
+
+
+def test_ex06_judges_results_on_copies_and_gives_speed_points_to_numba_kernels_only():
+    import numba
+    import scipy.sparse as sp
+
+    @numba.njit
+    def zeroes_x(data, indices, indptr, x):
+        n = len(indptr) - 1
+        y = np.zeros(n)
+        for i in range(n):
+            for k in range(indptr[i], indptr[i + 1]):
+                y[i] += data[k] * x[indices[k]]
+        x[:] = 0.0
+        return y
+
+    by_case = {c.name: c for c in check("ex06.fast_csr_matvec", zeroes_x).cases}
+    assert by_case["15 random matrices against scipy.sparse"].passed  # its y is right for the x it got
+    assert "modified its input 'x'" in by_case["inputs not modified"].message
+
+    def with_scipy(data, indices, indptr, x):
+        return sp.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, len(x))) @ x
+
+    r = check("ex06.fast_csr_matvec", with_scipy)
+    failed = {c.name for c in r.cases if not c.passed}
+    assert failed == {"compiled with numba", "at least 20x faster than the naive loop (400 x 400, 2.5% dense)"}, failed
+
+
+def test_a_timed_call_that_changes_an_array_argument_stops_before_the_unchecked_function():
+    from sparsekit.grading.engine import CaseFailure, _Caller
+
+    calls = []
+
+    def leaves_a_mark(a, work):
+        calls.append("checked")
+        work[0] = 1.0
+
+    timed = _Caller(lambda a, work: calls.append("orig"), leaves_a_mark, timed=True)
+    a, work = np.zeros(3), np.zeros(5)
+    with pytest.raises(CaseFailure, match=r"changed its argument 2 \(of 2\)") as e:
+        timed(a, work)
+    assert calls == ["checked"] and "reset every slot" in e.value.details["hint"]
+    timed = _Caller(lambda a, work: calls.append("orig"), lambda a, work: None, timed=True)
+    timed(a, work=np.zeros(2))  # unchanged (keyword arguments too): the original runs
+    assert calls[-1] == "orig"
+
+
 def _row_dot(data, indices, start, stop, x):  # a learner's helper kernel, reached by its global name
     acc = 0.0
     for k in range(start, stop):
@@ -356,3 +434,34 @@ def test_numba_functions_are_checked_with_bounds_checks_and_timed_as_compiled():
     # a timed case runs each new set of arguments through the checked copy once, then the original
     assert calls == ["checked", "orig", "orig", "orig", "checked", "orig", "orig"]
     assert _Caller(orig, None, timed=True)(a) == 1 and calls[-1] == "orig"
+
+
+def test_feedback_names_the_real_mistake():
+    """A strict ``>`` in break_even, np.polyfit's array, a float32 result, an empty float index
+    array, and numpy integers in messages -- each once graded or shown in a misleading way."""
+    from sparsekit.grading.engine import CaseFailure, show
+    from sparsekit.grading.helpers import as_array, assert_close
+
+    def strict(s, v):  # first point strictly above 1: misses a curve that reaches 1 exactly at its end
+        above = np.flatnonzero(np.asarray(v) > 1.0)
+        if above.size == 0:
+            return float("nan")
+        j = int(above[0])
+        return float(s[0]) if j == 0 else float(s[j - 1] + (1 - v[j - 1]) * (s[j] - s[j - 1]) / (v[j] - v[j - 1]))
+
+    by_case = {c.name: c for c in check("ex07.break_even", strict).cases}
+    assert not by_case["a point exactly at speedup 1"].passed
+
+    r = check("ex07.latency_fit", lambda s, lat: np.polyfit(s, lat, 1))
+    assert r.score == r.max_score, [c.message for c in r.cases]
+
+    e = np.random.default_rng(0).normal(size=20)
+    with pytest.raises(CaseFailure, match="is float32: it agrees with the reference only to float32 rounding"):
+        assert_close(e.astype(np.float32), e, "y")
+    with pytest.raises(CaseFailure, match="differs from the reference") as wrong:
+        assert_close(e.astype(np.float32) + 0.01, e, "y")  # wrong beyond rounding: the usual message
+    assert "float32" not in wrong.value.message
+    with pytest.raises(CaseFailure, match="integer dtype, got float64") as empty:
+        as_array(np.array([]), "indices", kind="i")
+    assert "empty list a float64 array" in empty.value.details["hint"]
+    assert show(np.int64(15)) == "15" and show(np.float32(0.5)) == "0.5"

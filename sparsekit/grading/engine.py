@@ -93,6 +93,8 @@ def show(value, limit: int = 400) -> str:
         if isinstance(value, np.ndarray):
             with np.printoptions(threshold=30, edgeitems=5, precision=6, suppress=False):
                 text = f"array({np.array2string(value, separator=', ')}, dtype={value.dtype})"
+        elif isinstance(value, np.generic):  # np.int64(15) reads as 15, as the learner wrote it
+            text = repr(value.item())
         elif isinstance(value, tuple):
             text = "(" + ", ".join(show(v, limit) for v in value) + (",)" if len(value) == 1 else ")")
         elif isinstance(value, dict):
@@ -522,7 +524,11 @@ class _Caller:
     ``func`` is the function as the learner gave it (questions may inspect it).  With a
     bounds-checked copy ``checked``, an untimed case calls the copy; a timed case calls
     ``func``, after running each new set of arguments through the copy once, so that the
-    inputs a timing loop repeats are known not to send ``func`` outside its arrays.
+    inputs a timing loop repeats are known not to send ``func`` outside its arrays.  That
+    holds only if the call leaves its array arguments as it found them (a kernel that bumps
+    ``indptr``, or leaves positions in a work array it reads back as indices, would send the
+    next, unchecked call past its arrays): a checked call that changes one fails the case
+    before ``func`` runs.
     """
 
     def __init__(self, func, checked=None, *, timed: bool = False):
@@ -532,18 +538,35 @@ class _Caller:
         self._verified: set = set()
 
     def __call__(self, *args, **kwargs):
-        try:
-            if self.checked is None:
-                return self.func(*args, **kwargs)
-            if not self.timed:
-                return self.checked(*args, **kwargs)
+        if self.checked is not None and self.timed:
             key = tuple(map(id, args)) + tuple((k, id(v)) for k, v in sorted(kwargs.items()))
             if key not in self._verified:
-                self.checked(*args, **kwargs)
+                arrays = _array_arguments(args, kwargs)
+                before = [a.copy() for _, a in arrays]
+                self._run(self.checked, args, kwargs)
+                for (name, a), b in zip(arrays, before):
+                    if a.shape != b.shape or not np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"):
+                        raise CaseFailure(
+                            f"your function changed its {name} during the call; a timed function is called "
+                            "again and again on the same arrays, so it must leave them as it found them",
+                            input=show(args), expected=b, actual=a,
+                            hint="work on copies or new arrays, and reset every slot of a work array you set")
                 self._verified.add(key)
-            return self.func(*args, **kwargs)
+            return self._run(self.func, args, kwargs)
+        return self._run(self.func if self.checked is None else self.checked, args, kwargs)
+
+    @staticmethod
+    def _run(f, args, kwargs):
+        try:
+            return f(*args, **kwargs)
         except (Exception, SystemExit) as exc:  # sys.exit() in a learner's function is an error too
             raise LearnerError(exc, show(args)) from None
+
+
+def _array_arguments(args, kwargs) -> list:
+    """``[(description, array)]`` for the numpy arrays among a call's arguments."""
+    out = [(f"argument {i + 1} (of {len(args)})", a) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
+    return out + [(f"argument {k!r}", v) for k, v in sorted(kwargs.items()) if isinstance(v, np.ndarray)]
 
 
 def _case_result(case: Case, status: str, value, limit: float, printed: int, call: _Caller) -> CaseResult:

@@ -29,9 +29,14 @@ def ref_bcsr_nbytes(shape, blocksize, nblocks, value_bytes=4, index_bytes=4):
     return nblocks * r * c * value_bytes + nblocks * index_bytes + (math.ceil(shape[0] / r) + 1) * index_bytes
 
 
-def _random_matrix(rng):
-    m, n = int(rng.integers(1, 25)), int(rng.integers(1, 25))
-    return random_sparse_dense(rng, m, n, float(rng.uniform(0.05, 0.4)))
+def _random_matrix(rng, m=None, n=None, density=None):
+    """A random test matrix with at least one nonzero, so that every case tests stored blocks."""
+    m = int(rng.integers(1, 25)) if m is None else m
+    n = int(rng.integers(1, 25)) if n is None else n
+    A = random_sparse_dense(rng, m, n, float(rng.uniform(0.05, 0.4)) if density is None else density)
+    if not A.any():
+        A[int(rng.integers(0, m)), int(rng.integers(0, n))] = 1.5
+    return A
 
 
 _SHAPES = [(1, 4), (4, 1), (2, 2), (3, 2), (4, 4), (1, 1)]
@@ -62,7 +67,7 @@ def _dense_to_bcsr():
     def multiples(call, rng):
         for _ in range(10):
             r, c = _SHAPES[int(rng.integers(0, len(_SHAPES)))]
-            A = random_sparse_dense(rng, r * int(rng.integers(1, 6)), c * int(rng.integers(1, 6)), 0.2)
+            A = _random_matrix(rng, r * int(rng.integers(1, 6)), c * int(rng.integers(1, 6)), 0.2)
             inp = dict(A=A, blocksize=(r, c))
             _check_bcsr(call(A.copy(), (r, c)), A, (r, c), inp)
 

@@ -32,7 +32,12 @@ def as_array(value, what: str, *, kind: str | None = None, ndim: int | None = No
               "n": arr.dtype.kind in "iuf"}[kind]
         if not ok and not (kind in "fn" and arr.dtype.kind in "iu" and arr.size == 0):
             want = {"i": "an integer", "f": "a float", "b": "a bool", "n": "a numeric"}[kind]
-            raise CaseFailure(f"{what} must have {want} dtype, got {arr.dtype}", input=input, actual=value)
+            hint = None
+            if kind == "i" and arr.size == 0 and arr.dtype.kind == "f":
+                hint = ("numpy makes an empty list a float64 array, which cannot index anything: "
+                        "give it an integer dtype, e.g. np.array(my_list, dtype=np.int64)")
+            raise CaseFailure(f"{what} must have {want} dtype, got {arr.dtype}", input=input, actual=value,
+                              hint=hint)
     if ndim is not None and arr.ndim != ndim:
         raise CaseFailure(f"{what} must be {ndim}-D, got shape {arr.shape}", input=input, actual=value)
     if shape is not None and arr.shape != tuple(shape):
@@ -56,14 +61,14 @@ def as_tuple(value, n: int, what: str, names: str, input=None):
     return value
 
 
-def as_number(value, what: str, input=None) -> float:
+def as_number(value, what: str, input=None) -> int | float:
     if isinstance(value, (bool, np.bool_)) or value is None:
         raise CaseFailure(f"{what} must be a number, got {show(value)}", input=input)
     try:
         arr = np.asarray(value)
         if arr.shape != () or arr.dtype.kind not in "iuf":
             raise TypeError
-        return float(arr)
+        return arr.item() if arr.dtype.kind in "iu" else float(arr)  # an int stays an int in messages
     except Exception:
         raise CaseFailure(f"{what} must be a single number, got {type(value).__name__}",
                           input=input, actual=value) from None
@@ -76,6 +81,17 @@ def assert_close(actual, expected, what: str, *, input=None, hint=None, rtol=1e-
         raise CaseFailure(f"{what} has shape {a.shape}, expected {e.shape}", input=input,
                           expected=expected, actual=actual, hint=hint)
     if not np.allclose(a, e, rtol=rtol, atol=atol, equal_nan=True):
+        low = np.asarray(actual).dtype
+        if low.kind == "f" and low.itemsize < 8 and np.asarray(expected).dtype.itemsize >= 8:
+            loose = 1e3 * float(np.finfo(low).eps)  # a few thousand roundings of the narrow dtype
+            narrow_only = np.allclose(a, e, rtol=loose, atol=atol + loose * np.abs(e).max(initial=0.0), equal_nan=True)
+        else:
+            narrow_only = False
+        if narrow_only:
+            raise CaseFailure(f"{what} is {low}: it agrees with the reference only to {low} rounding",
+                              input=input, expected=expected, actual=actual,
+                              hint=f"the reference is float64: compute in float64 too (np.zeros(n) is float64; "
+                                   f"a {low} array or accumulator keeps about {np.finfo(low).precision} digits)")
         bad = np.flatnonzero(~np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True).ravel())
         where = f" (first difference at flat position {bad[0]})" if bad.size else ""
         raise CaseFailure(f"{what} differs from the reference{where}", input=input,
