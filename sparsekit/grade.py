@@ -7,9 +7,10 @@ the kernel's environment (``SPARSEKIT_GRADE_RESULTS``), so results survive cells
 later and a kernel that dies.  A question whose check never ran scores 0; the maximum of each
 question comes from the question definitions, never from the notebook.
 
-The questions expected from a notebook are those of its exercise set (file name ``NN_topic``
--> set ``exNN``); checks of other sets in it are ignored.  A notebook without that prefix is
-graded on the questions its ``check`` calls name.  One broken submission
+The questions expected from a notebook are all those of its exercise set: ``NN_`` in its file
+name (``01_sparse_vectors``, ``alice_01_sparse_vectors``) -> set ``exNN``, else the set most of
+its ``check`` calls name; a deleted check cell scores 0, it does not shrink the maximum.  Checks
+of other sets are ignored when the name fixes the set, graded beside it otherwise.  One broken submission
 (invalid JSON, a dead kernel, an endless loop) never stops the others.
 
 Prints a table per notebook and, last, ``score: X/Y`` over all notebooks; ``--json`` writes the
@@ -32,7 +33,7 @@ from .grading.engine import (COMPILE_ENV, EXERCISE_SETS, RESULTS_ENV, SEED_ENV, 
                              questions_of)
 
 CHECK_CALL = re.compile(r"""check\(\s*["'](ex\d\d\.\w+)["']""")
-SET_FROM_NAME = re.compile(r"^(\d\d)_")
+SET_IN_NAME = re.compile(r"(?<!\d)(\d\d)_")  # 01_topic, alice_01_topic; not the 24_ of 2024_
 
 
 def find_notebooks(paths) -> list:
@@ -56,15 +57,27 @@ def find_notebooks(paths) -> list:
     return out
 
 
+def exercise_set(path: Path, text: str) -> tuple:
+    """``(set, named)``: the exercise set a notebook answers and whether its file name says so.
+
+    The name decides when it holds exactly one known set's ``NN_``; else the set most of the
+    notebook's ``check`` calls name (``None`` when it has none)."""
+    in_name = {f"ex{nn}" for nn in SET_IN_NAME.findall(path.name)} & set(EXERCISE_SETS)
+    if len(in_name) == 1:
+        return in_name.pop(), True
+    called = [qid.split(".")[0] for qid in CHECK_CALL.findall(text) if get_question(qid) is not None]
+    return (max(called, key=called.count) if called else None), False
+
+
 def expected_questions(path: Path, text: str) -> list:
-    """Question ids a notebook should answer: its set's questions, then any other checked ones."""
-    m = SET_FROM_NAME.match(path.name)
-    if m and f"ex{m.group(1)}" in EXERCISE_SETS:  # the set is fixed by the file name
-        return [q.id for q in questions_of(f"ex{m.group(1)}")]
-    ids = []
-    for qid in CHECK_CALL.findall(text):
-        if qid not in ids and get_question(qid) is not None:
-            ids.append(qid)
+    """Question ids a notebook should answer: its set's questions, then any other checked ones
+    (those only when the file name does not fix the set)."""
+    set_id, named = exercise_set(path, text)
+    ids = [q.id for q in questions_of(set_id)] if set_id else []
+    if not named:
+        for qid in CHECK_CALL.findall(text):
+            if qid not in ids and get_question(qid) is not None:
+                ids.append(qid)
     return ids
 
 
@@ -87,22 +100,47 @@ def read_results(path: Path) -> dict:
     return results
 
 
+class _StuckKernel(Exception):
+    """A cell ran past its timeout and the interrupt did not stop it."""
+
+
 def _execute(nb, workdir: Path, env: dict, timeout: float) -> list:
-    """Run the notebook in a fresh kernel; return a list of problems (errors are not fatal)."""
+    """Run the notebook in a fresh kernel; return a list of problems (errors are not fatal).
+
+    A cell that runs past ``timeout`` is interrupted; if it does not stop (compiled code that
+    never returns to Python ignores the interrupt), the cells after it would each wait out their
+    own timeout on a busy kernel, so execution stops there and the problem says so.
+    """
     from nbclient import NotebookClient
+
+    timed_out = {}
+
+    def on_cell_error(cell, cell_index, execute_reply):
+        if execute_reply.get("content", {}).get("ename") != "CellTimeoutError":
+            return
+        stopped = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+        timed_out[cell_index] = stopped
+        if not stopped:
+            raise _StuckKernel(f"cell {cell_index}: ran longer than {timeout:g} s and did not stop when "
+                               "interrupted (compiled code in an endless loop?); the cells after it were not run")
 
     client = NotebookClient(
         nb, timeout=int(timeout), kernel_name="python3", allow_errors=True, interrupt_on_timeout=True,
         error_on_timeout={"ename": "CellTimeoutError", "evalue": f"the cell ran longer than {timeout:g} s",
                           "traceback": []},
-        startup_timeout=120, resources={"metadata": {"path": str(workdir)}},
+        startup_timeout=120, resources={"metadata": {"path": str(workdir)}}, on_cell_error=on_cell_error,
     )
     problems = []
     try:
         client.execute(env=env)
+    except _StuckKernel as exc:
+        problems.append(str(exc))
     except Exception as exc:  # dead kernel, kernel that never starts, ...
         problems.append(f"execution stopped: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
     for i, cell in enumerate(nb.cells):
+        if timed_out.get(i):
+            problems.append(f"cell {i}: ran longer than {timeout:g} s and was interrupted")
+            continue
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 problems.append(f"cell {i}: {out.get('ename')}: {str(out.get('evalue'))[:120]}")
@@ -148,7 +186,7 @@ def grade_notebook(path, *, timeout: float = 600, case_timeout: float | None = N
             except Exception as exc:  # e.g. nbclient missing: still report every question
                 report["problems"].append(f"could not execute: {type(exc).__name__}: {exc}")
             results = read_results(results_file)
-    named = SET_FROM_NAME.match(path.name) is not None and bool(expected)
+    named = exercise_set(path, text)[1]
     others = [q for q in results if q not in expected and get_question(q) is not None]
     if named and others:
         report["problems"].append(f"ignored checks of other exercise sets: {', '.join(others)}")

@@ -31,6 +31,11 @@ def _submissions(folder: Path) -> None:
     loop = nbformat.from_dict(sol)
     loop.cells.insert(check_cells[0] + 1, new_code_cell("while True:\n    pass"))
     nbformat.write(loop, folder / "07_endless_cell.ipynb")
+    # a cell the interrupt cannot stop, as compiled code in an endless loop (asleep: no CPU taken from the rest)
+    stuck = nbformat.from_dict(sol)
+    stuck.cells.insert(check_cells[0] + 1, new_code_cell(
+        "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(10 ** 6)"))
+    nbformat.write(stuck, folder / "07_stuck_cell.ipynb")
     hang = nbformat.from_dict(sol)
     hang.cells.insert(check_cells[1], new_code_cell("def break_even(s, v):\n    while True:\n        pass"))
     nbformat.write(hang, folder / "07_hanging_function.ipynb")
@@ -145,7 +150,14 @@ def test_broken_submissions_are_contained(graded):
 
     endless = nbs["submissions/07_endless_cell"]
     assert [q["status"] for q in endless["questions"]] == ["passed", "passed", "passed"], endless["problems"]
-    assert any("KeyboardInterrupt" in p for p in endless["problems"])
+    assert any("ran longer than 60 s and was interrupted" in p for p in endless["problems"]), endless["problems"]
+
+    # the stuck cell would have made every later cell wait out its own timeout on a busy kernel
+    stuck = nbs["submissions/07_stuck_cell"]
+    status = {q["question"]: q["status"] for q in stuck["questions"]}
+    assert status == {"ex07.median_speedup": "passed", "ex07.break_even": "not run", "ex07.latency_fit": "not run"}, \
+        stuck["problems"]
+    assert any("did not stop when interrupted" in p and "were not run" in p for p in stuck["problems"])
 
     hanging = nbs["submissions/07_hanging_function"]
     status = {q["question"]: q for q in hanging["questions"]}
@@ -209,14 +221,20 @@ def test_a_json_report_path_is_not_left_behind_by_the_early_check(tmp_path, monk
     assert not target.exists()
 
 
-def test_expected_questions_come_from_the_file_name(tmp_path):
+def test_expected_questions_come_from_the_file_name_or_the_checks(tmp_path):
     from sparsekit.grade import expected_questions
     from sparsekit.grading.engine import questions_of
 
-    ex03 = [q.id for q in questions_of("ex03")]
+    ex01, ex03 = ([q.id for q in questions_of(s)] for s in ("ex01", "ex03"))
     assert expected_questions(tmp_path / "03_mine.ipynb", 'check("ex01.sparse_dot", f)') == ex03
-    assert expected_questions(tmp_path / "homework.ipynb",
-                              'check("ex01.sparse_dot", f)\ncheck( "ex99.fake", g)') == ["ex01.sparse_dot"]
+    # an instructor's renaming keeps the set; a year is not a set
+    assert expected_questions(tmp_path / "alice_03_csr.ipynb", "") == ex03
+    assert expected_questions(tmp_path / "2024_03_alice.ipynb", "") == ex03
+    # without NN_ in the name, the set most checks name -- all of its questions, so deleting the
+    # checks one fails does not shrink the maximum -- and the other sets' checked questions after it
+    text = 'check("ex01.sparse_dot", f)\ncheck("ex01.axpy_scatter", g)\ncheck( "ex99.fake", g)\ncheck("ex03.dense_to_csr", h)'
+    assert expected_questions(tmp_path / "homework.ipynb", text) == ex01 + ["ex03.dense_to_csr"]
+    assert len(ex01) > 2 and expected_questions(tmp_path / "homework.ipynb", "") == []
 
 
 def test_read_results_skips_garbage_and_keeps_the_last_result(tmp_path):

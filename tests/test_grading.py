@@ -312,6 +312,33 @@ def test_ex06_judges_results_on_copies_and_gives_speed_points_to_numba_kernels_o
     assert failed == {"compiled with numba", "at least 20x faster than the naive loop (400 x 400, 2.5% dense)"}, failed
 
 
+def test_an_endless_loop_in_a_numba_function_times_out_instead_of_freezing_the_check():
+    """Compiled code that holds the GIL froze the thread that keeps the check's deadline: the
+    cell hung with no output.  The bounds-checked copy runs without the GIL, so the deadline fires
+    (the loop itself cannot be stopped; the message says to restart the kernel).  In a child process,
+    which ends the loop when it exits."""
+    code = (
+        "import time, numba\n"
+        "from sparsekit.grading import check\n"
+        "@numba.njit\n"
+        "def sparse_dot(u_idx, u_val, v_idx, v_val, work):\n"
+        "    k = 0\n"
+        "    while k < len(v_idx):\n"
+        "        work[v_idx[k]] = v_val[k]\n"
+        "    return 0.0\n"
+        "t0 = time.monotonic()\n"
+        "r = check('ex01.sparse_dot', sparse_dot, timeout=1, compile_time=4)\n"
+        "print(round(time.monotonic() - t0, 1))\n"
+        "print(r.cases[0].message)\n"
+        "print(r.cases[0].details['hint'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    seconds, message, hint = out.stdout.strip().splitlines()
+    assert float(seconds) < 30 and message.startswith("timed out after 5 s"), out.stdout
+    assert "restart the kernel" in hint
+
+
 def test_a_timed_call_that_changes_an_array_argument_stops_before_the_unchecked_function():
     from sparsekit.grading.engine import CaseFailure, _Caller
 

@@ -467,7 +467,8 @@ def _bounds_checked(func):
 
 
 def _checked_copy(func, dispatcher_type, copies: dict):
-    """``func`` (a numba dispatcher) compiled again with ``boundscheck=True``, its helpers too.
+    """``func`` (a numba dispatcher) compiled again with ``boundscheck=True`` and ``nogil=True``,
+    its helpers too.
 
     ``copies`` maps the original dispatchers seen so far to their copies (recursion)."""
     import types
@@ -490,6 +491,9 @@ def _checked_copy(func, dispatcher_type, copies: dict):
     copy.__kwdefaults__, copy.__qualname__, copy.__module__ = py.__kwdefaults__, py.__qualname__, py.__module__
     options = {k: v for k, v in func.targetoptions.items() if k != "cache"}  # a cached copy could be mistaken for the original
     options["boundscheck"] = True
+    # without the GIL, so that the check's deadline can fire while an endless loop runs (compiled
+    # code that holds the GIL would freeze the thread that keeps the time)
+    options["nogil"] = True
     result = numba.jit(**options)(copy)
     copies[id(func)] = (func, result)  # before the helpers (recursion); func kept so its id is not reused
     for name in _global_names(py.__code__):
@@ -573,10 +577,13 @@ def _case_result(case: Case, status: str, value, limit: float, printed: int, cal
     if status == "interrupted":
         return CaseResult(case.name, 0, case.points, "interrupted: the cell was stopped while this case ran")
     if status == "timeout":
+        hint = "look for a loop whose counter never advances"
+        if call.checked is not None:
+            hint += ("; compiled code cannot be stopped from Python, so it is still running and using a "
+                     "core: restart the kernel (Kernel > Restart) once you have fixed it")
         return CaseResult(case.name, 0, case.points,
                           f"timed out after {limit:g} s: the function did not return "
-                          "(an endless loop, or far more work than needed?)",
-                          {"hint": "look for a loop whose counter never advances"})
+                          "(an endless loop, or far more work than needed?)", {"hint": hint})
     if printed > PRINT_LIMIT or (status == "error" and isinstance(value, _TooMuchOutput)):
         return CaseResult(case.name, 0, case.points,
                           f"the function printed {printed} characters; remove debugging prints "
