@@ -241,7 +241,8 @@ def cubic_sparsity(step, final_sparsity, *, begin_step=0, end_step, frequency=1,
 
     ``s_t = s_f + (s_i - s_f) * (1 - (t - t0) / (T - t0)) ** 3`` for
     ``t0 <= t <= T``, with ``t`` rounded down to a multiple of ``frequency``
-    after ``t0`` (the mask changes only every ``frequency`` steps).  Pruning
+    after ``t0`` (the mask changes only every ``frequency`` steps); ``s_i`` before
+    ``t0``, ``s_f`` after ``T``.  Pruning
     is fast at first, when many redundant weights remain, and slows towards
     the end.
     """
@@ -252,7 +253,7 @@ def cubic_sparsity(step, final_sparsity, *, begin_step=0, end_step, frequency=1,
     if frequency < 1:
         raise ValueError(f"frequency must be >= 1, got {frequency}")
     if step < begin_step:
-        return 0.0  # not pruning yet
+        return float(initial_sparsity)  # the schedule starts flat (0 by default: not pruning yet)
     if step >= end_step:
         t = end_step
     else:

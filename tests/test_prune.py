@@ -137,6 +137,8 @@ def test_cubic_schedule():
     g = [f(t, frequency=25) for t in range(10, 110)]
     assert len(set(g)) == 4
     assert cubic_sparsity(10, 0.9, begin_step=10, end_step=20, initial_sparsity=0.2) == pytest.approx(0.2)
+    # flat at s_i before t0, as exercise 04 defines it (it used to drop to 0 there)
+    assert cubic_sparsity(0, 0.9, begin_step=10, end_step=110, initial_sparsity=0.1) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="end_step"):
         cubic_sparsity(1, 0.9, begin_step=5, end_step=5)
 

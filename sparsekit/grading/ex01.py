@@ -1,9 +1,11 @@
 """Exercise set 01: sparse vectors as unsorted (index, value) pairs and the scatter array."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
-from .engine import Case, CaseFailure, question
+from .engine import Case, CaseFailure, question, show
 from .helpers import (as_array, as_number, as_pair, assert_clean, assert_close, assert_cost_independent_of_n,
                       assert_equal, assert_unchanged, snapshot)
 
@@ -55,9 +57,24 @@ _ORDER_HINT = "u's entries first, in u's order, then the indices new to u in v's
 
 
 def _check_axpy(call, u_idx, u_val, v_idx, v_val, r, work):
+    left = np.flatnonzero(work)
     out = call(u_idx.copy(), u_val.copy(), v_idx.copy(), v_val.copy(), r, work)
-    _verify_axpy(out, u_idx, u_val, v_idx, v_val, r)
+    with _blaming_leftovers(left):
+        _verify_axpy(out, u_idx, u_val, v_idx, v_val, r)
     return work
+
+
+@contextlib.contextmanager
+def _blaming_leftovers(left):
+    """A wrong result computed on a work array that an earlier call left dirty: say so, since
+    the case's own hint (about the formula) would point the wrong way."""
+    try:
+        yield
+    except CaseFailure as exc:
+        if left.size:
+            exc.details["hint"] = (f"the work array still held values from an earlier call (slots "
+                                   f"{show(left[:10])}): reset every slot you set before returning")
+        raise
 
 
 def _verify_axpy(out, u_idx, u_val, v_idx, v_val, r):
@@ -129,9 +146,11 @@ def ref_dot(u_idx, u_val, v_idx, v_val, n):
 def _check_dot(call, vecs, work, copy=True):
     inp = dict(zip(["u_idx", "u_val", "v_idx", "v_val"], vecs))
     args = [a.copy() for a in vecs] if copy else vecs
+    left = np.flatnonzero(work)
     got = as_number(call(*args, work), "the dot product", input=inp)
-    assert_close(got, ref_dot(*vecs, len(work)), "the dot product", input=inp,
-                 hint="only indices present in both vectors contribute")
+    with _blaming_leftovers(left):
+        assert_close(got, ref_dot(*vecs, len(work)), "the dot product", input=inp,
+                     hint="only indices present in both vectors contribute")
 
 
 @question("ex01.sparse_dot", "the sparse dot product with the scatter array")

@@ -87,9 +87,9 @@ def _dense_to_csr():
         indices = as_array(indices, "indices", kind="i", ndim=1, input=inp)
         indptr = as_array(indptr, "indptr", kind="i", ndim=1, input=inp)
         S = sp.csr_matrix(A)
-        assert_equal(indptr, S.indptr, "indptr", input=inp,
+        assert_equal(indptr, S.indptr.astype(np.int64), "indptr", input=inp,
                      hint="indptr has n_rows + 1 entries, starts at 0 and ends at nnz")
-        assert_equal(indices, S.indices, "indices", input=inp,
+        assert_equal(indices, S.indices.astype(np.int64), "indices", input=inp,
                      hint="row by row, column indices increasing, zeros not stored")
         assert_equal(data, S.data, "data", input=inp)
 
@@ -153,9 +153,9 @@ def _csr_transpose():
         t_indices = as_array(out[1], "indices", kind="i", ndim=1, input=inp)
         t_indptr = as_array(out[2], "indptr", kind="i", ndim=1, input=inp)
         T = sp.csr_matrix(A.T)
-        assert_equal(t_indptr, T.indptr, "indptr of the transpose", input=inp,
+        assert_equal(t_indptr, T.indptr.astype(np.int64), "indptr of the transpose", input=inp,
                      hint="the transpose has n_cols rows, so n_cols + 1 pointers; count entries per column")
-        assert_equal(t_indices, T.indices, "indices of the transpose", input=inp,
+        assert_equal(t_indices, T.indices.astype(np.int64), "indices of the transpose", input=inp,
                      hint="within each row of the transpose, indices increase")
         assert_equal(t_data, T.data, "data of the transpose", input=inp)
 
