@@ -339,6 +339,30 @@ def test_an_endless_loop_in_a_numba_function_times_out_instead_of_freezing_the_c
     assert "restart the kernel" in hint
 
 
+def test_a_correct_numba_answer_passes_the_cost_case_whose_arrays_the_checker_copies():
+    """The timed case's first call of an argument set copies the arrays (to see that the call
+    leaves them as it found them); with a 1e8-slot mark array that copy once counted as the
+    learner's allocation ("allocated 200 MB ... builds something of length n")."""
+    import numba
+
+    @numba.njit
+    def fill_in(u_idx, v_idx, mark):
+        for j in u_idx:
+            mark[j] = 1
+        out = np.empty(len(v_idx), np.int64)
+        n = 0
+        for j in v_idx:
+            if mark[j] == 0:
+                out[n] = j
+                n += 1
+        for j in u_idx:
+            mark[j] = 0
+        return out[:n]
+
+    r = check("ex02.fill_in", fill_in)
+    assert r.score == r.max_score, [c.message for c in r.cases if not c.passed]
+
+
 def test_a_timed_call_that_changes_an_array_argument_stops_before_the_unchecked_function():
     from sparsekit.grading.engine import CaseFailure, _Caller
 
