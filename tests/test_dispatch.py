@@ -1,6 +1,4 @@
 """The public entry points of sparsekit.dispatch: choice of kernel, out=, errors before kernels."""
-import subprocess
-import sys
 import numba
 import numpy as np
 import pytest
@@ -325,7 +323,7 @@ def test_out_sharing_memory_with_x_is_refused():
     np.testing.assert_allclose(dispatch.spmm(A, X, out=Y), W @ X, rtol=1e-5, atol=1e-5)
 
 
-def test_edits_that_used_to_crash_the_process_are_refused():
+def test_edits_that_used_to_crash_the_process_are_refused(run_python):
     """Each of these once ended in a segmentation fault (an index edited in place; the shape
     shrunk after the checks; a pickled copy whose indices came back writeable); run in a child
     process so that a regression shows as a failed test, not a dead test run."""
@@ -343,8 +341,7 @@ def test_edits_that_used_to_crash_the_process_are_refused():
         "        print('refused:', e)\n"
         "print(float((A @ X).sum()), float((B @ X).sum()))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    assert "refused: CSR.shape is fixed" in out.stdout
-    assert out.stdout.count("refused: assignment destination is read-only") == 2
-    assert out.stdout.strip().endswith(f"{4096.0 * 256} {4096.0 * 256}")
+    stdout = run_python(code)
+    assert "refused: CSR.shape is fixed" in stdout
+    assert stdout.count("refused: assignment destination is read-only") == 2
+    assert stdout.strip().endswith(f"{4096.0 * 256} {4096.0 * 256}")

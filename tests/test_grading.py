@@ -1,6 +1,5 @@
 """The check engine: results, timeouts, exceptions, bad return values, prints, recording, generator."""
 import json
-import subprocess
 import sys
 import threading
 import time
@@ -254,7 +253,7 @@ def test_a_numba_kernel_that_indexes_past_an_array_fails_with_a_hint_not_a_crash
         assert "boundscheck=True" in c.details["hint"]
 
 
-def test_a_timed_numba_kernel_that_changes_its_inputs_fails_instead_of_crashing():
+def test_a_timed_numba_kernel_that_changes_its_inputs_fails_instead_of_crashing(run_python):
     """The timed case checks each set of arguments once with the bounds-checked copy and then
     runs the learner's own compiled kernel on them many times.  A kernel that bumps ``indptr``
     passed the checked call and sent the unchecked ones ever further past ``data`` (a
@@ -276,9 +275,7 @@ def test_a_timed_numba_kernel_that_changes_its_inputs_fails_instead_of_crashing(
         "for c in r.cases:\n"
         "    print(c.name, '|', c.points, '|', c.message)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    lines = dict(line.split(" | ", 1) for line in out.stdout.strip().splitlines())
+    lines = dict(line.split(" | ", 1) for line in run_python(code).strip().splitlines())
     assert lines["inputs not modified"].startswith("0 | your function modified its input 'indptr'")
     fast, = [v for k, v in lines.items() if k.startswith("at least")]
     assert fast.startswith("0 | your function changed its argument 3 (of 4) during the call"), fast
@@ -312,7 +309,7 @@ def test_ex06_judges_results_on_copies_and_gives_speed_points_to_numba_kernels_o
     assert failed == {"compiled with numba", "at least 20x faster than the naive loop (400 x 400, 2.5% dense)"}, failed
 
 
-def test_an_endless_loop_in_a_numba_function_times_out_instead_of_freezing_the_check():
+def test_an_endless_loop_in_a_numba_function_times_out_instead_of_freezing_the_check(run_python):
     """Compiled code that holds the GIL froze the thread that keeps the check's deadline: the
     cell hung with no output.  The bounds-checked copy runs without the GIL, so the deadline fires
     (the loop itself cannot be stopped; the message says to restart the kernel).  In a child process,
@@ -332,10 +329,8 @@ def test_an_endless_loop_in_a_numba_function_times_out_instead_of_freezing_the_c
         "print(r.cases[0].message)\n"
         "print(r.cases[0].details['hint'])\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    seconds, message, hint = out.stdout.strip().splitlines()
-    assert float(seconds) < 30 and message.startswith("timed out after 5 s"), out.stdout
+    seconds, message, hint = run_python(code, timeout=120).strip().splitlines()
+    assert float(seconds) < 30 and message.startswith("timed out after 5 s"), (seconds, message)
     assert "restart the kernel" in hint
 
 
