@@ -159,10 +159,13 @@ class SparseVector:
     @property
     def indices(self) -> np.ndarray:
         """The stored indices, a read-only view (an index edited in place would skip the
-        range and duplicate checks); ``values`` may be edited."""
-        view = self._idx[: self._nnz]
-        view.flags.writeable = False
-        return view
+        range and duplicate checks); ``values`` may be edited.  The view reads through a
+        read-only buffer, so ``setflags(write=True)`` is refused too."""
+        return np.frombuffer(memoryview(self._live()).toreadonly(), dtype=self._idx.dtype)
+
+    def _live(self) -> np.ndarray:
+        """The stored indices as a plain (writeable) view, for this class's own use."""
+        return self._idx[: self._nnz]
 
     @property
     def values(self) -> np.ndarray:
@@ -235,7 +238,7 @@ class SparseVector:
                 raise ValueError(f"drop_tol must be >= 0 (or None), got {drop_tol!r}")
         if v is self:  # read v from a snapshot: u's buffer is rewritten below
             v = self.copy()
-        w = _check_workspace(workspace, self._size, self.indices, v.indices)
+        w = _check_workspace(workspace, self._size, self._live(), v._live())
         if r == 0.0:
             return self
         self._reserve(self._nnz + v.nnz)
@@ -244,17 +247,17 @@ class SparseVector:
                 spvec_axpy(self._idx, self._val, self._nnz, v._idx, v._val, v.nnz, r, w, tol)
             )
         finally:  # a kernel cannot fail on checked input, but keep the promise
-            w[v.indices] = 0.0
+            w[v._live()] = 0.0
         return self
 
     def dot(self, v: "SparseVector", workspace: Workspace) -> float:
         """The inner product, scattering ``v`` into the workspace; O(nnz)."""
         self._check_other(v)
-        w = _check_workspace(workspace, self._size, self.indices, v.indices)
+        w = _check_workspace(workspace, self._size, self._live(), v._live())
         try:
             return float(spvec_dot(self._idx, self._val, self._nnz, v._idx, v._val, v.nnz, w))
         finally:
-            w[v.indices] = 0.0
+            w[v._live()] = 0.0
 
     def drop(self, tol: float = 0.0) -> "SparseVector":
         """Remove stored entries with ``|x| <= tol`` in place (NaN stays); returns ``self``."""

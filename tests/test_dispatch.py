@@ -242,11 +242,13 @@ def test_structure_is_read_only_and_the_callers_arrays_are_not(make_matrix):
     A = make_matrix(W)
     for name in ("indices", "indptr"):
         arr = getattr(A, name)
-        assert not arr.flags.writeable and arr.flags.owndata
+        assert not arr.flags.writeable
         with pytest.raises(ValueError):
             arr[...] = 0
         with pytest.raises(ValueError):
             arr[:].flags.writeable = True  # nor through a view
+        with pytest.raises(ValueError):
+            arr.setflags(write=True)  # nor by asking numpy (a read-only array owning its memory allowed it)
     assert A.data.flags.writeable  # values may be edited: they cannot send a kernel astray
     # the caller's arrays are copied, not frozen, and later edits to them do not reach A
     indices, indptr = A.indices.copy(), A.indptr.copy()

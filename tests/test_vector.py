@@ -216,6 +216,8 @@ def test_indices_are_read_only_and_values_editable():
         u.indices[0] = -1
     with pytest.raises(ValueError, match="read-only"):
         u.indices[1] = 3  # a duplicate
+    with pytest.raises(ValueError):
+        u.indices.setflags(write=True)  # asking numpy does not help either
     u.values[0] = 5.0
     np.testing.assert_array_equal(u.toarray(), [2, 0, 0, 5, 0, 0, 0, 3])
     w = Workspace(8)

@@ -58,22 +58,26 @@ def as_float_array(name: str, values, *, ndim: int | None = None, dtype=None) ->
 
 
 def read_only(arr: np.ndarray) -> np.ndarray:
-    """``arr`` if it is read-only and owns its memory, else a read-only copy of it.
+    """``arr`` if it is already one of these, else a copy of it that can never be written.
 
     The containers keep ``indices`` and ``indptr`` this way: a numba kernel does no
     bounds checks, so an index edited in place after the checks (``A.indices[0] = 10**6``)
     would send it outside its arrays and could kill the process.  With the arrays
     read-only such an edit raises numpy's ``ValueError: assignment destination is
     read-only`` at once; the structure changes only by assigning new arrays (checked
-    before the next product) or by building a new matrix.  The copy owns its memory, so
-    no writeable view of it exists elsewhere (the caller's own array stays writeable).
-    ``data`` stays writeable: a value edited in place cannot send a kernel astray.
+    before the next product) or by building a new matrix.  The copy lives in an immutable
+    ``bytes`` object, so no writeable view of it exists anywhere and
+    ``setflags(write=True)`` is refused too (a read-only array that owns its memory can be
+    made writeable again).  The caller's own array stays writeable.  ``data`` stays
+    writeable: a value edited in place cannot send a kernel astray.
     """
-    if not arr.flags.writeable and arr.flags.owndata:
+    owner = arr
+    while isinstance(owner, np.ndarray):
+        owner = owner.base
+    if not arr.flags.writeable and isinstance(owner, bytes):
         return arr
-    out = arr.copy()
-    out.flags.writeable = False
-    return out
+    out = np.frombuffer(np.ascontiguousarray(arr).tobytes(), dtype=arr.dtype)
+    return out if arr.ndim == 1 else out.reshape(arr.shape)
 
 
 def fixed(name: str) -> property:
