@@ -223,14 +223,18 @@ def plot_accuracy(doc, path):
 def pareto(doc, latency_doc):
     """Points (pattern, sparsity, speedup, accuracy) for the CNN (gradual, or one-shot+FT for N:M).
 
-    Speedup is the MobileNetV1 end-to-end speedup measured for the same
-    pattern and sparsity (N:M runs as CSR, so it takes the 1x1 number);
-    a point is on the front when no other point is both faster and more accurate.
+    Speedup is the MobileNetV1 end-to-end speedup measured for the same pattern and
+    sparsity, as the network would be deployed: each layer's format chosen automatically
+    (rows of mode ``"auto"``: a layer below its break-even stays dense), or, in a latency
+    file without those, every layer sparse.  N:M has no CPU kernel of its own: it runs as
+    CSR and takes the 1x1 number.  A point is on the front when no other point is both
+    faster and more accurate.
     """
     model = "cnn" if "cnn" in doc["summary"] else next(iter(doc["summary"]))
     S = doc["summary"][model]
+    mode = "auto" if any(r["mode"] == "auto" for r in latency_doc["rows"]) else "sparse"
     speed = {(r["pattern"], round(r["sparsity"], 4)): r["speedup_vs_dense"]
-             for r in latency_doc["rows"] if r["mode"] == "sparse"}
+             for r in latency_doc["rows"] if r["mode"] == mode}
     pts = [{"pattern": "dense", "sparsity": 0.0, "speedup": 1.0, "acc": S["dense_acc_mean"]}]
     for t in S["table"]:
         want = "gradual" if t["pattern"] not in NM else "oneshot_ft"
@@ -241,7 +245,7 @@ def pareto(doc, latency_doc):
             pts.append({"pattern": t["pattern"], "sparsity": t["sparsity"], "speedup": speed[key], "acc": t["acc_mean"]})
     for p in pts:
         p["on_front"] = not any(q["speedup"] > p["speedup"] and q["acc"] > p["acc"] for q in pts)
-    return {"model": model, "points": pts}
+    return {"model": model, "latency_mode": mode, "points": pts}
 
 
 def plot_pareto(par, path):
