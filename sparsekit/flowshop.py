@@ -240,9 +240,13 @@ class _Builder:
         coo = sp.coo_array((vals, (rows, cols)), shape=(self.n_rows, self.n_vars))
         A = coo.tocsr()
         A.sort_indices()
+        # int32 indices/indptr when they fit (12 B per nonzero + 4 B per row, as in
+        # lessons 00 and 03); scipy keeps the int64 of the COO arrays otherwise
+        fits = max(self.n_rows, self.n_vars, A.nnz) <= np.iinfo(np.int32).max
+        itype = np.int32 if fits else np.int64
         return FlowShopModel(
             name=name,
-            A=CSR(A.data, A.indices, A.indptr, A.shape),
+            A=CSR(A.data, A.indices.astype(itype), A.indptr.astype(itype), A.shape),
             row_lower=np.concatenate(self.lo).copy(),
             row_upper=np.concatenate(self.hi).copy(),
             c=np.concatenate(self.c).copy(),

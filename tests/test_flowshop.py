@@ -60,6 +60,9 @@ def test_paper_scale_numbers():
     assert (ly.n_vars, ly.n_rows, ly.nnz) == (100_001, 100_100, 249_600)
     assert ly.dense_bytes() == 100_100 * 100_001 * 8  # ~80 GB, the seed's figure
     assert ly.A.nbytes < 5e6  # a few MB, not 0.8 GB
+    # int32 indices/indptr: 12 B per nonzero + 4 B per row pointer, as the lesson prints
+    assert ly.A.indices.dtype == ly.A.indptr.dtype == np.int32
+    assert ly.A.nbytes == 249_600 * 12 + 100_101 * 4
     w = wilson(p)
     assert w.row_nnz().max() == 102
 
