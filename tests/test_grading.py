@@ -358,6 +358,52 @@ def test_a_correct_numba_answer_passes_the_cost_case_whose_arrays_the_checker_co
     assert r.score == r.max_score, [c.message for c in r.cases if not c.passed]
 
 
+def test_the_checked_copy_keeps_what_the_learner_declared(run_python):
+    """Three ways the copy once differed from the learner's function (a reviewer's finds): a
+    function with boundscheck=True of its own was not copied, so its endless loop held the GIL
+    and froze the check; ``locals`` types were dropped (a uint8 row counter that wraps passed on
+    the copy, then hung in the timed case); explicit signatures were ignored (the copy compiled
+    for any input).  In a child process: the first two hung the interpreter before the change."""
+    code = (
+        "import numba, numpy as np\n"
+        "from sparsekit.grading import check\n"
+        "@numba.njit(boundscheck=True)\n"
+        "def endless(u_idx, u_val, v_idx, v_val, r, work):\n"
+        "    k = 0\n"
+        "    while k < 1:\n"
+        "        work[0] = 0.0\n"
+        "    return u_idx, u_val\n"
+        "print(check('ex01.axpy_scatter', endless, timeout=1, compile_time=4).cases[0].message[:40])\n"
+        "@numba.njit(locals={'i': numba.uint8})\n"
+        "def wraps(data, indices, indptr, x):\n"
+        "    n = len(indptr) - 1\n"
+        "    y = np.zeros(n)\n"
+        "    i = 0\n"
+        "    while i < n:\n"
+        "        for k in range(indptr[i], indptr[i + 1]):\n"
+        "            y[i] += data[k] * x[indices[k]]\n"
+        "        i += 1\n"
+        "    return y\n"
+        "r = check('ex06.fast_csr_matvec', wraps, timeout=2, compile_time=6)\n"
+        "print([c.message[:40] for c in r.cases if not c.passed])\n"
+        "@numba.njit('f8[:](f8[:], i4[:], i4[:], f8[:])')\n"
+        "def int32_only(data, indices, indptr, x):\n"
+        "    n = len(indptr) - 1\n"
+        "    y = np.zeros(n)\n"
+        "    for i in range(n):\n"
+        "        for k in range(indptr[i], indptr[i + 1]):\n"
+        "            y[i] += data[k] * x[indices[k]]\n"
+        "    return y\n"
+        "r = check('ex03.csr_matvec', int32_only)\n"
+        "print(r.score, 'No matching definition' in r.cases[0].message)\n"
+    )
+    first, second, third = run_python(code, timeout=240).strip().splitlines()
+    assert first == "timed out after 5 s: the function did no"
+    # only the 400-row speed case fails, by timing out (its limit includes the compile allowance)
+    assert second.startswith("['timed out after ") and second.count("timed out") == 1, second
+    assert third == "0 True"
+
+
 def test_a_timed_call_that_changes_an_array_argument_stops_before_the_unchecked_function():
     from sparsekit.grading.engine import CaseFailure, _Caller
 
@@ -459,7 +505,8 @@ def test_numba_functions_are_checked_with_bounds_checks_and_timed_as_compiled():
         return a[0]
 
     assert _bounds_checked(axpy_ok) is None  # plain Python checks its own indices
-    assert _bounds_checked(numba.njit(boundscheck=True)(lambda a: a[0])) is None
+    already = numba.njit(boundscheck=True)(lambda a: a[0])  # copied all the same: the copy runs without the GIL
+    assert _bounds_checked(already).targetoptions["nogil"] and not already.targetoptions.get("nogil")
     checked = _bounds_checked(first)
     assert checked is not first and checked.targetoptions["boundscheck"]
     assert not first.targetoptions.get("boundscheck")

@@ -452,13 +452,16 @@ def _bounds_checked(func):
     correctness cases run this copy (``boundscheck=True``), so such a bug becomes an
     ``IndexError`` in the case's result.  The numba functions it calls by a global name or
     from its closure (a learner's helper kernels, and theirs) are copied the same way;
-    one reached another way (``module.helper``, an argument) keeps its own settings.
+    one reached another way (``module.helper``, an argument) keeps its own settings.  A
+    function that checks its bounds already is copied too: the copy also runs without the
+    GIL, which the check's deadline needs.  The copy keeps the function's ``locals`` types
+    and, when it was given explicit signatures, accepts only those.
     """
     try:
         from numba.core.registry import CPUDispatcher
     except ImportError:  # pragma: no cover
         return None
-    if not isinstance(func, CPUDispatcher) or func.targetoptions.get("boundscheck"):
+    if not isinstance(func, CPUDispatcher):
         return None
     try:
         return _checked_copy(func, CPUDispatcher, {})
@@ -494,7 +497,7 @@ def _checked_copy(func, dispatcher_type, copies: dict):
     # without the GIL, so that the check's deadline can fire while an endless loop runs (compiled
     # code that holds the GIL would freeze the thread that keeps the time)
     options["nogil"] = True
-    result = numba.jit(**options)(copy)
+    result = numba.jit(locals=dict(func.locals), **options)(copy)  # locals: the learner's integer widths
     copies[id(func)] = (func, result)  # before the helpers (recursion); func kept so its id is not reused
     for name in _global_names(py.__code__):
         if name in scope:
@@ -502,6 +505,10 @@ def _checked_copy(func, dispatcher_type, copies: dict):
     for cell in cells or ():
         if _filled(cell):
             cell.cell_contents = checked(cell.cell_contents)
+    if not func._can_compile:  # explicit signatures: the copy takes the same types and no others
+        for sig in func.signatures:
+            result.compile(sig)
+        result.disable_compile()
     return result
 
 
