@@ -558,3 +558,56 @@ def test_feedback_names_the_real_mistake():
         as_array(np.array([]), "indices", kind="i")
     assert "empty list a float64 array" in empty.value.details["hint"]
     assert show(np.int64(15)) == "15" and show(np.float32(0.5)) == "0.5"
+
+
+def test_leftovers_in_the_work_array_are_named():
+    """A scatter/mark array not reset after a call: the cases that reuse it say so (ex01 and ex02),
+    not the hint about the formula."""
+    def dot_no_reset(u_idx, u_val, v_idx, v_val, work):
+        for i, x in zip(u_idx, u_val):
+            work[i] = x
+        return float(sum(work[i] * x for i, x in zip(v_idx, v_val)))
+
+    def eliminate_no_reset(row_idx, row_val, piv_idx, piv_val, col, work):
+        for i, x in zip(row_idx, row_val):
+            work[i] = x
+        f = work[col] / piv_val[list(piv_idx).index(col)] if col in list(row_idx) else 0.0
+        idx = [int(i) for i in row_idx if i != col] if f else list(row_idx)
+        new = [int(i) for i, x in zip(piv_idx, piv_val) if work[i] == 0.0 and i not in row_idx and x != 0.0]
+        val = [work[i] - f * dict(zip(piv_idx, piv_val)).get(i, 0.0) for i in idx]
+        if not f:
+            return np.array(row_idx), np.array(row_val, dtype=float)
+        return np.array(idx + new, dtype=np.int64), np.array(val + [-f * dict(zip(piv_idx, piv_val))[i] for i in new])
+
+    def fill_no_reset(u_idx, v_idx, mark):
+        mark[u_idx] = 1
+        return np.array([i for i in v_idx if not mark[i]], dtype=np.int64)
+
+    for qid, fn, case, what in (("ex01.sparse_dot", dot_no_reset, "25 random pairs against a dense dot product", "work"),
+                                ("ex02.eliminate", eliminate_no_reset, "20 random row/pivot pairs against a reference",
+                                 "work"),
+                                ("ex02.fill_in", fill_no_reset, "20 random pairs", "mark")):
+        by_case = {c.name: c for c in check(qid, fn).cases}
+        got = by_case[case]
+        assert not got.passed, qid
+        assert f"the {what} array still held values from an earlier call" in got.details.get("hint", ""), (qid, got)
+
+
+def test_a_float32_accumulator_in_sparse_dot_is_named():
+    numba = pytest.importorskip("numba")
+
+    @numba.njit
+    def dot32(u_idx, u_val, v_idx, v_val, work):
+        s = np.float32(0.0)
+        for k in range(u_idx.size):
+            work[u_idx[k]] = u_val[k]
+        for k in range(v_idx.size):
+            s += np.float32(work[v_idx[k]] * v_val[k])
+        for k in range(u_idx.size):
+            work[u_idx[k]] = 0.0
+        return s
+
+    got = {c.name: c for c in check("ex01.sparse_dot", dot32).cases}["25 random pairs against a dense dot product"]
+    assert not got.passed
+    assert "only to float32 rounding" in got.message, got.message
+    assert "start the sum at 0.0" in got.details["hint"]

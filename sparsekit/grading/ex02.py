@@ -6,7 +6,7 @@ import numpy as np
 from .engine import Case, CaseFailure, question
 from .ex01 import random_pair_vectors
 from .helpers import (as_array, as_pair, as_tuple, assert_clean, assert_close, assert_cost_independent_of_n,
-                      assert_equal, assert_unchanged, snapshot)
+                      assert_equal, assert_unchanged, blaming_leftovers, snapshot)
 
 
 def ref_bytes(n_rows, n_cols, nnz):
@@ -81,7 +81,12 @@ _NAMES = ["row_idx", "row_val", "piv_idx", "piv_val"]
 def _eliminate():
     def one(call, vecs, col, work, copy=True):
         inp = dict(zip(_NAMES, vecs), col=col)
+        left = np.flatnonzero(work)
         out = call(*((v.copy() for v in vecs) if copy else vecs), col, work)
+        with blaming_leftovers(left):
+            check_result(out, vecs, col, inp)
+
+    def check_result(out, vecs, col, inp):
         idx, val = as_pair(out, input=inp)
         idx = as_array(idx, "idx", kind="i", ndim=1, input=inp)
         val = as_array(val, "val", kind="f", ndim=1, input=inp)
@@ -129,9 +134,12 @@ def _eliminate():
 def _check_fill(call, u_idx, v_idx, mark, copy=True):
     inp = dict(u_idx=u_idx, v_idx=v_idx)
     args = (u_idx.copy(), v_idx.copy()) if copy else (u_idx, v_idx)
-    got = as_array(call(*args, mark), "the result", kind="i", ndim=1, input=inp)
-    exp = v_idx[~np.isin(v_idx, u_idx)]
-    assert_equal(got, exp, "the new indices", input=inp, hint="keep v's order; do not sort")
+    left = np.flatnonzero(mark)
+    got = call(*args, mark)
+    with blaming_leftovers(left, "the mark array"):
+        got = as_array(got, "the result", kind="i", ndim=1, input=inp)
+        exp = v_idx[~np.isin(v_idx, u_idx)]
+        assert_equal(got, exp, "the new indices", input=inp, hint="keep v's order; do not sort")
 
 
 @question("ex02.fill_in", "which entries of v are new to u (the mark trick)")

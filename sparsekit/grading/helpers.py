@@ -5,6 +5,7 @@ message when the learner's result is not what the prompt asks for.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 import tracemalloc
 
@@ -125,6 +126,20 @@ def assert_clean(work, what: str = "the work array", *, input=None, hint=None):
         raise CaseFailure(f"{what} has {nz.size} nonzero slot(s) after the call, at indices "
                           f"{show(nz[:10])}", input=input,
                           hint=hint or "every slot you set must be reset to zero before returning")
+
+
+@contextlib.contextmanager
+def blaming_leftovers(left, what: str = "the work array"):
+    """Around the check of a call's result: if the result is wrong and the work array held values
+    from an earlier call when it was passed in (``left``: its nonzero slots then), the hint says so,
+    since the case's own hint (about the formula) would point the wrong way."""
+    try:
+        yield
+    except CaseFailure as exc:
+        if left.size:
+            exc.details["hint"] = (f"{what} still held values from an earlier call (slots "
+                                   f"{show(left[:10])}): reset every slot you set before returning")
+        raise
 
 
 def best_time(fn, *, repeats: int = 5, min_batch: float = 2e-3) -> float:
