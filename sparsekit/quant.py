@@ -54,7 +54,8 @@ __all__ = ["Int8BCSR", "quantize", "spmm_int8", "qmatmul", "INT8_TILE"]
 #: 1 thread, MobileNetV1 pointwise stack at 90% block sparsity, every tile tried; totals in
 #: ms of the winners: 4x1 t16 3.13, 1x4 t48 3.65, 1x8 t48 3.71, 1x1 t48 3.90, 8x1 t8 4.13,
 #: 4x4 t64 5.59, 8x8 t32 5.86, 2x2 t24 6.43).  Without AVX-VNNI, AVX2 has no fast int8 dot
-#: product: these kernels widen to int32 and are no faster than float32 here; their point
+#: product: these kernels widen to int32 and run about level with float32 here (the
+#: full run of 2026-11-25: 1x1 8% ahead, 1x4 level, the load-sharing blocks behind); their point
 #: is 4x smaller weights and activations.  The wrong tile costs up to 4x.
 INT8_TILE = {(1, 1): 48, (1, 4): 48, (4, 1): 16, (2, 2): 24, (4, 4): 64, (8, 1): 8, (1, 8): 48, (8, 8): 32}
 

@@ -49,7 +49,7 @@ PRESETS = {
         "sparsities": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95], "blocks": LESSON_BLOCKS,
         "backends": IN_PROCESS + ["numba-sse2", "numba-avx2", "numba-avx512", "cuda"],
         "threads": [1, 2], "multi_thread_sparsities": [0.7, 0.9],
-        # slow or secondary backends: fewer sparsities (keeps the run near 15 minutes on 2 cores)
+        # slow or secondary backends: fewer sparsities (the run takes 4-8 minutes on 2 cores)
         "backend_sparsities": {"numba-reference": [0.5, 0.9], "numba-scalar": [0.5, 0.9],
                                "scipy": [0.5, 0.7, 0.9, 0.95], "numba-sse2": [0.5, 0.9],
                                "numba-avx2": [0.5, 0.9], "numba-avx512": [0.5, 0.9],
