@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import numbers
 import os
 import platform
 import subprocess
@@ -70,7 +71,10 @@ def cpu_flags() -> set:
 
 def _blocksize(blocksize) -> tuple:
     try:
-        r, c = (int(v) for v in blocksize)
+        r, c = blocksize
+        if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, np.integer)) for v in (r, c)):
+            raise TypeError
+        r, c = int(r), int(c)
     except (TypeError, ValueError):
         raise TypeError(f"blocksize must be a pair of positive ints (r, c), got {blocksize!r}") from None
     if r < 1 or c < 1:
@@ -173,6 +177,9 @@ class Backend:
         """Convert ``W`` for this backend (untimed) and return the :class:`Prepared` product."""
         W, X = _check_operands(W, X)
         blocksize = _blocksize(blocksize)
+        ok, reason = self.supports(blocksize, np.result_type(W.dtype, X.dtype))
+        if not ok:
+            raise TypeError(reason)
         ok, reason = self.available()
         if not ok:
             raise RuntimeError(f"backend {self.name!r} is not available here: {reason}")

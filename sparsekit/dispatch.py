@@ -204,10 +204,16 @@ def _check_out(out, shape, dtype):
         raise ValueError("out must be C-contiguous and writeable")
 
 
-def _check_no_overlap(out, X):
-    """A kernel reads ``X`` while it writes ``out``: they must not share memory."""
-    if out is not None and np.may_share_memory(out, X):
+def _check_no_overlap(out, X, A=None):
+    """A kernel reads ``X`` and the weights ``A.data`` while it writes ``out``: they must not
+    share memory."""
+    if out is None:
+        return
+    if np.may_share_memory(out, X):
         raise ValueError("out must not share memory with X (the kernel reads X while it writes out)")
+    if A is not None and np.may_share_memory(out, A.data):
+        raise ValueError("out must not share memory with the matrix's data (the kernel reads the "
+                         "weights while it writes out)")
 
 
 # -- choice --------------------------------------------------------------------------------
@@ -337,8 +343,8 @@ def _checked(A) -> None:
     ``A.indices = ...`` can be assigned later, and a kernel does no bounds checks: the
     checks run again, once per new set of arrays, before any kernel sees them.  The checked
     ``indices`` and ``indptr`` are read-only copies (:func:`~sparsekit.formats.validation.read_only`),
-    so they cannot be edited in place behind the checks' back; an array whose shape or
-    dtype was changed in place (``A.data.dtype = np.float64``) counts as new
+    so they cannot be edited in place behind the checks' back; an array whose shape,
+    dtype or strides were changed in place (``A.data.dtype = np.float64``) counts as new
     (:func:`~sparsekit.formats.validation.unchanged`), and ``A.shape`` cannot be assigned.
     """
     if not unchanged(getattr(A, "_checked", None), A.data, A.indices, A.indptr):
@@ -346,7 +352,8 @@ def _checked(A) -> None:
 
 
 def _plan_key(variant, tile, X, n_threads) -> tuple:
-    return (variant, tile, X.dtype, X.shape[1], X.flags.writeable, n_threads)
+    # type(tile): 8.0 == 8 and True == 1 hash alike, and must not find the plan an int 8 or 1 made
+    return (variant, type(tile), tile, X.dtype, X.shape[1], X.flags.writeable, n_threads)
 
 
 def _cached_plan(A, key):
@@ -436,7 +443,7 @@ def spmm(A, X, *, variant: str = "auto", tile=None, out=None) -> np.ndarray:
     shape = (A.shape[0], X.shape[1])
     if out is not None:
         _check_out(out, shape, X.dtype)
-        _check_no_overlap(out, X)
+        _check_no_overlap(out, X, A)
     p = _plan(A, X, variant, tile)
     Y = _result_buffer(out, p.rows, shape, X.dtype)
     if p.zero:

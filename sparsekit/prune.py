@@ -248,6 +248,9 @@ def cubic_sparsity(step, final_sparsity, *, begin_step=0, end_step, frequency=1,
     """
     final_sparsity = _check_amount(final_sparsity)
     initial_sparsity = _check_amount(initial_sparsity)
+    for name, v in (("step", step), ("begin_step", begin_step), ("end_step", end_step), ("frequency", frequency)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not np.isfinite(v):
+            raise ValueError(f"{name} must be a finite number of steps, got {v!r}")
     if end_step <= begin_step:
         raise ValueError(f"end_step ({end_step}) must be after begin_step ({begin_step})")
     if frequency < 1:
@@ -289,6 +292,7 @@ class GradualPruner:
         self.method, self.blocksize, self.scope = method, _check_blocksize(blocksize), scope
         self.masks = None
         self.current = None
+        self.target(self.begin_step)  # the schedule's own checks (frequency >= 1, ...) now, not at .step()
 
     def target(self, step) -> float:
         return cubic_sparsity(step, self.final_sparsity, begin_step=self.begin_step, end_step=self.end_step,
@@ -334,13 +338,15 @@ def load_break_even(path=None) -> dict:
     try:
         doc = json.loads(p.read_text())
         table = doc["break_even"]
+        if not isinstance(table, dict):
+            raise TypeError(f"'break_even' holds a {type(table).__name__}, not an object")
     except (json.JSONDecodeError, KeyError, TypeError) as e:
         raise ValueError(f"{p} is not a break-even file ({{'break_even': {{'RxC': s}}}}): {e}") from None
     out = {}
     for key, val in table.items():
         if val is None:
             val = 1.0
-        if not isinstance(val, (int, float)) or not 0.0 <= val <= 1.0:
+        if isinstance(val, bool) or not isinstance(val, (int, float)) or not 0.0 <= val <= 1.0:
             raise ValueError(f"{p}: break-even for {key!r} must be a fraction in [0, 1] or null, got {val!r}")
         out[_parse_key(key)] = float(val)
     return out
@@ -427,7 +433,10 @@ def to_sparse(W, blocksizes=None, *, dtype=None, table=None, force=None):
     from .formats import BCSR, CSR
 
     W = _check_weight(W)
-    dt = np.dtype(dtype) if dtype is not None else (W.dtype if W.dtype.kind == "f" else np.dtype(np.float64))
+    floats = (np.dtype(np.float32), np.dtype(np.float64))
+    dt = np.dtype(dtype) if dtype is not None else (W.dtype if W.dtype in floats else np.dtype(np.float64))
+    if dt not in floats:
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
     if force is None:
         choice = choose_format(W, blocksizes, table)
         fmt, bs = choice["format"], choice["blocksize"]

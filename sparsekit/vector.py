@@ -81,12 +81,24 @@ class Workspace:
         return f"Workspace(size={self.size}, clean={self.is_clean()})"
 
 
+def _real(name: str, value) -> float:
+    """``value`` as a float; a string (``float("2")`` would parse it) or an array is a ``TypeError``."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+
+
 def _check_workspace(ws: "Workspace", size: int, *index_arrays: np.ndarray) -> np.ndarray:
     if not isinstance(ws, Workspace):
         raise TypeError(f"workspace must be a sparsekit.Workspace, got {type(ws).__name__}")
+    w = ws.array
+    if not isinstance(w, np.ndarray):
+        raise ValueError(f"workspace.array must be a numpy array, got {type(w).__name__}")
     if ws.size < size:
         raise ValueError(f"workspace too small: size {ws.size} < vector size {size}")
-    w = ws.array
     if w.dtype != np.float64 or w.ndim != 1 or not w.flags.c_contiguous or not w.flags.writeable:
         raise ValueError("workspace.array must be a writeable, contiguous 1-D float64 array")
     for idx in index_arrays:
@@ -146,11 +158,19 @@ class SparseVector:
 
     @classmethod
     def from_pairs(cls, pairs, size: int) -> "SparseVector":
-        """From an iterable of ``(index, value)`` tuples, kept in that order."""
-        pairs = list(pairs)
-        idx = [p[0] for p in pairs]
-        val = [p[1] for p in pairs]
-        return cls(np.array(idx, dtype=np.int64), np.array(val, dtype=np.float64), size)
+        """From an iterable of ``(index, value)`` tuples, kept in that order.  The indices are
+        checked as the constructor checks them (``2.5`` or ``"1"`` is refused, not converted)."""
+        idx, val = [], []
+        for k, p in enumerate(pairs):
+            try:
+                i, x = p
+            except (TypeError, ValueError):
+                raise ValueError(f"pairs[{k}] must be an (index, value) pair, got {p!r}") from None
+            idx.append(i)
+            val.append(x)
+        if not idx:
+            return cls(np.empty(0, dtype=np.int64), np.empty(0), size)
+        return cls(idx, val, size)
 
     def copy(self) -> "SparseVector":
         return SparseVector(self.indices, self.values, self._size)
@@ -211,11 +231,23 @@ class SparseVector:
         val[: self._nnz] = self._val[: self._nnz]
         self._idx, self._val = idx, val
 
+    def _check_storage(self) -> None:
+        """The buffers as the kernels expect them: numpy lets anyone holding a view's ``.base``
+        change its dtype, shape or strides in place, and a kernel reads them unchecked."""
+        idx, val = self._idx, self._val
+        if not (idx.dtype == np.int64 and val.dtype == np.float64 and idx.ndim == 1 and val.ndim == 1
+                and idx.flags.c_contiguous and val.flags.c_contiguous and idx.shape == val.shape
+                and idx.shape[0] >= self._nnz):
+            raise ValueError("this SparseVector's storage was changed in place (the dtype, shape or "
+                             "strides of the buffer behind .indices or .values); build a new vector")
+
     def _check_other(self, v: "SparseVector") -> None:
         if not isinstance(v, SparseVector):
             raise TypeError(f"expected a SparseVector, got {type(v).__name__}")
         if v.size != self._size:
             raise ValueError(f"size mismatch: {self._size} and {v.size}")
+        self._check_storage()
+        v._check_storage()
 
     def axpy(self, r: float, v: "SparseVector", workspace: Workspace, *, drop_tol=None) -> "SparseVector":
         """In place ``self <- self + r * v`` by the three-pass scatter; returns ``self``.
@@ -226,14 +258,11 @@ class SparseVector:
         entries with ``|x| <= drop_tol``.
         """
         self._check_other(v)
-        try:
-            r = float(r)
-        except (TypeError, ValueError):
-            raise TypeError(f"r must be a real number, got {r!r}") from None
+        r = _real("r", r)
         if drop_tol is None:
             tol = -1.0
         else:
-            tol = float(drop_tol)
+            tol = _real("drop_tol", drop_tol)
             if not tol >= 0.0:
                 raise ValueError(f"drop_tol must be >= 0 (or None), got {drop_tol!r}")
         if v is self:  # read v from a snapshot: u's buffer is rewritten below
@@ -261,6 +290,7 @@ class SparseVector:
 
     def drop(self, tol: float = 0.0) -> "SparseVector":
         """Remove stored entries with ``|x| <= tol`` in place (NaN stays); returns ``self``."""
+        tol = _real("tol", tol)
         keep = ~(np.abs(self.values) <= tol)
         n = int(keep.sum())
         self._idx[:n] = self.indices[keep]

@@ -167,3 +167,12 @@ def test_int8_backend_explains_or_is_exact():
 def test_prepared_is_a_plain_record():
     p = Prepared(lambda: np.zeros(2))
     assert p.reference is None and not p.exact and p.measure is None
+
+
+def test_prepare_names_the_dtype_and_blocksize_it_refuses():
+    b = get_backend("numba-simd")
+    W = np.eye(8)
+    with pytest.raises(TypeError, match="runs float32/float64, not int64"):
+        b.matmul(W.astype(np.int64), np.ones((8, 4), np.int64))
+    with pytest.raises(TypeError, match="blocksize must be a pair of positive ints"):
+        b.matmul(W, np.ones((8, 4)), (1.7, 1))

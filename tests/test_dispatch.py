@@ -347,3 +347,69 @@ def test_edits_that_used_to_crash_the_process_are_refused(run_python):
     assert "refused: CSR.shape is fixed" in stdout
     assert stdout.count("refused: assignment destination is read-only") == 2
     assert stdout.strip().endswith(f"{4096.0 * 256} {4096.0 * 256}")
+
+
+def test_attacks_found_by_review_are_refused(run_python):
+    """An adversarial review (2026-11-25) crashed the process three ways: an indptr whose
+    steps overflow ``np.diff`` (it wrapped around to non-decreasing), ``strides`` changed in
+    place on ``indices``/``indptr`` (the re-check looked at shape and dtype only), and a sparse
+    vector's buffer retyped through ``values.base``.  Each must now raise and leave the
+    process alive; run in a child so that a regression is a failed test, not a dead run."""
+    code = (
+        "import warnings\n"
+        "import numpy as np\n"
+        "from sparsekit import BCSR, CSR, SparseVector, Workspace\n"
+        "warnings.simplefilter('ignore')\n"
+        "def attempt(name, f):\n"
+        "    try:\n"
+        "        f()\n"
+        "        print(name, 'ACCEPTED')\n"
+        "    except (ValueError, TypeError) as e:\n"
+        "        print(name, 'refused:', e)\n"
+        "big = np.array([0, 8 * 10**18, -8 * 10**18, 2], dtype=np.int64)\n"
+        "small = np.array([0, 2 * 10**9, -2 * 10**9, 2], dtype=np.int32)\n"
+        "attempt('int64 indptr', lambda: CSR([1., 2.], [0, 1], big, (3, 2)) @ np.ones(2))\n"
+        "attempt('int32 indptr', lambda: CSR([1., 2.], [0, 1], small, (3, 2)) @ np.ones(2))\n"
+        "attempt('bcsr indptr', lambda: BCSR(np.ones((2, 1, 1)), [0, 1], small, (3, 2), (1, 1)) @ np.ones(2))\n"
+        "W = np.random.default_rng(0).random((200, 300))\n"
+        "X = np.ones((300, 64))\n"
+        "def restride(arr):\n"
+        "    arr.strides = (1,)\n"
+        "for name in ('indices', 'indptr'):\n"
+        "    B = CSR.from_dense(W)\n"
+        "    B @ X\n"
+        "    restride(getattr(B, name))\n"
+        "    attempt('strides ' + name, lambda: B @ X)\n"
+        "n = 400_000\n"
+        "u = SparseVector(np.arange(n), np.ones(n), n)\n"
+        "u.values.base.dtype = np.complex128\n"
+        "attempt('vector buffer', lambda: u.axpy(1.0, SparseVector([], [], n), Workspace(n), drop_tol=0.5))\n"
+        "print('alive')\n"
+    )
+    stdout = run_python(code)
+    assert "ACCEPTED" not in stdout, stdout
+    for name in ("int64 indptr", "int32 indptr", "bcsr indptr"):
+        assert f"{name} refused: indptr must be non-decreasing" in stdout, stdout
+    for name in ("strides indices", "strides indptr", "vector buffer"):
+        assert f"{name} refused:" in stdout, stdout
+    assert "storage was changed in place" in stdout
+    assert stdout.strip().endswith("alive")
+
+
+def test_out_sharing_memory_with_the_weights_is_refused():
+    W, _, X = make(block=(1, 1), m=8, n=8)
+    A = CSR.from_dense(W)
+    buf = np.zeros(A.nnz + W.shape[0] * X.shape[1], dtype=A.data.dtype)
+    buf[: A.nnz] = A.data
+    B = CSR(buf[: A.nnz], A.indices, A.indptr, A.shape)
+    out = buf[: W.shape[0] * X.shape[1]].reshape(W.shape[0], X.shape[1])
+    with pytest.raises(ValueError, match="share memory with the matrix's data"):
+        dispatch.spmm(B, X, out=out)
+
+
+def test_a_float_tile_is_refused_after_an_int_one_was_cached():
+    W, A, X = make(block=(4, 1), m=16, n=16)
+    dispatch.spmm(A, X, tile=8)
+    for bad in (8.0, True):
+        with pytest.raises(TypeError, match="tile must be an int"):
+            dispatch.spmm(A, X, tile=bad)

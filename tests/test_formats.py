@@ -229,3 +229,23 @@ def test_views_do_not_alias_input_when_copy_requested():
     C = CSR(data, [0, 1], [0, 1, 2], (2, 2), copy=True)
     data[0] = 99.0
     assert C.data[0] == 1.0
+
+
+def test_review_findings_on_construction():
+    """From an adversarial review (2026-11-25): each was silently accepted or failed far from
+    its cause."""
+    W = np.zeros((1, 300))
+    W[0, 0], W[0, 256] = 1.0, 2.0
+    for build in (lambda t: CSR.from_dense(W, index_dtype=t), lambda t: BCSR.from_dense(W, (1, 1), index_dtype=t)):
+        for narrow in (np.int8, np.int16, np.uint8, "float32"):
+            with pytest.raises(TypeError, match="index dtype must be int32 or int64"):
+                build(narrow)
+        np.testing.assert_array_equal(build(np.int64).toarray(), W)  # column 256 stays 256
+    with pytest.raises(ValueError, match="fit an int64 index"):
+        CSR([1.0], [5], [0, 1], (1, 2 ** 70))
+    with pytest.raises(ValueError, match="blocksize must be a pair of positive integers"):
+        BCSR.from_scipy(sp.bsr_matrix(np.eye(4)), blocksize=3)
+    A = CSR.from_dense(np.eye(3))
+    for sparse in (sp.eye(3, format="csr"), A):
+        with pytest.raises(TypeError, match="needs a dense B"):
+            A @ sparse

@@ -159,3 +159,21 @@ def test_int8_plan_is_kept_follows_the_arrays_and_goes_with_the_matrix():
     del Q
     gc.collect()
     assert key not in dispatch._plans
+
+
+def test_rows_that_could_overflow_int32_are_refused():
+    """131 071 products of 128 x 128 fit an int32 sum; one more row entry could wrap around
+    (it did, silently: a review found -2.04e9 for +2.26e9)."""
+    from sparsekit.quant import MAX_PRODUCTS_PER_ROW
+
+    assert MAX_PRODUCTS_PER_ROW * 128 * 128 < 2 ** 31 <= (MAX_PRODUCTS_PER_ROW + 1) * 128 * 128
+    for n, ok in ((MAX_PRODUCTS_PER_ROW, True), (MAX_PRODUCTS_PER_ROW + 1, False)):
+        Q = Int8BCSR(np.full((n, 1, 1), -128, np.int8), np.arange(n), [0, n], (1, n), (1, 1), 1.0)
+        X8 = np.full((n, 8), -128, np.int8)
+        if ok:
+            assert int(spmm_int8(Q, X8)[0, 0]) == n * 128 * 128
+        else:
+            with pytest.raises(ValueError, match="int32 accumulator"):
+                spmm_int8(Q, X8)
+            with pytest.raises(ValueError, match="int32 accumulator"):
+                qmatmul(Q, X8.astype(np.float32))

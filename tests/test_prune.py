@@ -270,3 +270,26 @@ def test_to_sparse_roundtrip_and_product(force):
 def test_to_sparse_names_a_bad_force(force, match):
     with pytest.raises(ValueError, match=match):
         to_sparse(np.eye(4), force=force)
+
+
+def test_a_malformed_break_even_table_is_a_value_error(tmp_path):
+    from sparsekit.prune import load_break_even
+
+    for doc in ({"break_even": [1]}, {"break_even": {"1x1": True}}):
+        p = tmp_path / "be.json"
+        p.write_text(json.dumps(doc))
+        with pytest.raises(ValueError):
+            load_break_even(p)
+
+
+def test_schedule_and_storage_arguments_are_checked_up_front():
+    from sparsekit.prune import GradualPruner, cubic_sparsity, to_sparse
+
+    with pytest.raises(ValueError, match="step must be a finite number"):
+        cubic_sparsity(float("nan"), 0.9, end_step=10)
+    with pytest.raises(ValueError, match="frequency must be >= 1"):
+        GradualPruner(0.9, begin_step=0, end_step=10, frequency=0)  # at construction, not at .step()
+    with pytest.raises(TypeError, match="float32 or float64"):
+        to_sparse(np.eye(3), force="dense", dtype=np.int8)
+    assert to_sparse(np.eye(3, dtype=np.float16), force="dense").dtype == np.float64
+    assert cubic_sparsity(np.int64(5), 0.9, end_step=10) == pytest.approx(0.9 - 0.9 * 0.5 ** 3)

@@ -224,3 +224,23 @@ def test_indices_are_read_only_and_values_editable():
     u.axpy(1.0, SparseVector([5], [1.0], size=8), w)  # the buffers grow: still read-only
     assert not u.indices.flags.writeable and sorted(u.indices.tolist()) == [0, 3, 5, 7]
     assert w.is_clean()
+
+
+def test_review_findings_on_sparse_vectors():
+    """From an adversarial review (2026-11-25): conversions that hid a mistake."""
+    for bad in ([(2.5, 1.0)], [("1", 1.0)]):
+        with pytest.raises(TypeError, match="integer dtype"):
+            SparseVector.from_pairs(bad, 3)
+    with pytest.raises(ValueError, match=r"pairs\[1\] must be an \(index, value\) pair"):
+        SparseVector.from_pairs([(0, 1.0), (2,)], 3)
+    assert SparseVector.from_pairs([(2, 1.0), (0, 3)], 3).pairs() == [(2, 1.0), (0, 3.0)]
+    u, v, w = SparseVector([0], [1.0], 3), SparseVector([1], [2.0], 3), Workspace(3)
+    with pytest.raises(TypeError, match="r must be a real number"):
+        u.axpy("2", v, w)
+    with pytest.raises(TypeError, match="tol must be a real number"):
+        u.drop("x")
+    with pytest.raises(TypeError, match="tol must be a real number"):
+        u.drop(np.array([0.5, 0.5]))
+    w.array = [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="workspace.array must be a numpy array"):
+        u.dot(v, w)

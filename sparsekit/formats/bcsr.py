@@ -23,6 +23,7 @@ from .validation import (
     as_float_array,
     as_index_array,
     as_operand,
+    check_index_dtype,
     check_indices_in_range,
     check_indptr,
     check_shape,
@@ -106,7 +107,10 @@ class BCSR:
     def from_dense(cls, A, blocksize=(1, 1), *, dtype=None, index_dtype=np.int32) -> "BCSR":
         """Keep every ``r x c`` tile of ``A`` that holds a nonzero."""
         r, c = _check_blocksize(blocksize)
+        index_dtype = check_index_dtype(index_dtype)
         arr = as_float_array("A", A, ndim=2, dtype=dtype)
+        if index_dtype == np.int32 and arr.size >= np.iinfo(np.int32).max:
+            index_dtype = np.dtype(np.int64)
         M, N = arr.shape
         mb, nb = -(-M // r), -(-N // c)
         padded = np.zeros((mb * r, nb * c), dtype=arr.dtype)
@@ -145,7 +149,9 @@ class BCSR:
 
         if not sp.issparse(m):
             raise TypeError(f"expected a scipy.sparse matrix, got {type(m).__name__}")
-        if m.format == "bsr" and (blocksize is None or tuple(blocksize) == m.blocksize):
+        if blocksize is not None:
+            blocksize = _check_blocksize(blocksize)
+        if m.format == "bsr" and (blocksize is None or blocksize == m.blocksize):
             return cls(m.data, m.indices, m.indptr, m.shape, m.blocksize, copy=True)
         return cls.from_csr(CSR.from_scipy(m), blocksize if blocksize is not None else (1, 1))
 

@@ -17,6 +17,7 @@ from .validation import (
     as_float_array,
     as_index_array,
     as_operand,
+    check_index_dtype,
     check_indices_in_range,
     check_indptr,
     check_shape,
@@ -79,8 +80,9 @@ class CSR:
     @classmethod
     def from_dense(cls, A, *, dtype=None, index_dtype=np.int32) -> "CSR":
         """Store the nonzeros of a 2-D array (exact zeros are not stored)."""
+        index_dtype = check_index_dtype(index_dtype)
         arr = as_float_array("A", A, ndim=2, dtype=dtype)
-        if np.dtype(index_dtype) == np.int32 and arr.size >= np.iinfo(np.int32).max:
+        if index_dtype == np.int32 and arr.size >= np.iinfo(np.int32).max:
             index_dtype = np.int64
         rows, cols = np.nonzero(arr)
         counts = np.bincount(rows, minlength=arr.shape[0])

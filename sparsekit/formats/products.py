@@ -14,10 +14,13 @@ _matmul = None
 
 
 def matmul(A, x):
-    """``A @ x`` with ``x`` a dense vector or matrix; ``NotImplemented`` for a sparse ``x``."""
+    """``A @ x`` with ``x`` a dense vector or matrix; ``TypeError`` for a sparse ``x``."""
     global _matmul
-    if type(x) is not np.ndarray and (isinstance(x, type(A)) or hasattr(x, "tocsr")):
-        return NotImplemented
+    if type(x) is not np.ndarray and (hasattr(x, "tocsr") or hasattr(x, "indptr")):
+        # said here: returning NotImplemented hands the product to scipy's reflected operator,
+        # whose error ("unsupported operand type(s) for *: 'float' and 'CSR'") names neither side
+        raise TypeError(f"A @ B needs a dense B (a numpy array); got a sparse {type(x).__name__}: use "
+                        f"B.toarray(), or A.to_scipy() @ B for a sparse product")
     x = as_operand(x, A.shape[1], A.dtype)
     if _matmul is None:
         from ..dispatch import matmul as _matmul
