@@ -115,7 +115,10 @@ VARIANTS = ("auto", "reference", "scalar", "simd", "parallel")
 #: than 128 bytes started prefetching their rows of X (``PREFETCH_BYTES``): the same winners
 #: (8x1 t8, 4x1 t16: now 2.54 and 1.73 ms against dense 13-15 ms), except that 2x2 t16 is
 #: 5% ahead of t24 at 90% and 5-14% behind at 70% and 50%, and 4x4 t8 is within 3% of t64 at
-#: 90% and 30% behind at 50%: both kept.  Re-measure on another CPU (AVX-512 has 32
+#: 90% and 30% behind at 50%: both kept.  Checked again 2026-11-25 10:23 UTC with the 13
+#: layers called back to back through ``spmm`` (weights and X not warm from the layer's own
+#: previous call, so higher totals than a layer timed in a loop of its own): 8x1 t8 2.77 ms
+#: (t16 4.40), 4x1 t16 3.03 (t8 3.31), dense 15.6 ms.  Re-measure on another CPU (AVX-512 has 32
 #: registers: wider tiles): time each tile with ``spmm(A, X, tile=t)`` as above.
 AUTO_TILE = {
     ((1, 1), "float32"): 48,
