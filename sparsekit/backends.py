@@ -158,6 +158,7 @@ class Backend:
     remote: bool = False            # measured in a worker process (see sparsekit.bench.worker)
     isa: str | None = None          # key of ISA_TARGETS for the remote numba backends
     variant: str | None = None      # dispatch variant of the numba backends
+    blocks: tuple | None = None     # the block shapes it has kernels for (None: any)
 
     def available(self) -> tuple:
         """``(True, how it runs)`` or ``(False, why it cannot run here)``."""
@@ -171,6 +172,9 @@ class Backend:
         """Whether this backend runs this block shape and dtype: ``(bool, reason)``."""
         if np.dtype(dtype).name not in self.dtypes:
             return False, f"{self.name} runs {'/'.join(self.dtypes)}, not {np.dtype(dtype).name}"
+        if self.blocks is not None and tuple(blocksize) not in self.blocks:
+            shapes = ", ".join(f"{r}x{c}" for r, c in self.blocks)
+            return False, f"{self.name} has kernels for blocks {shapes}, not {blocksize[0]}x{blocksize[1]}"
         return True, ""
 
     def prepare(self, W, X, blocksize=(1, 1)) -> Prepared:
@@ -434,6 +438,12 @@ def _prepare_remote(backend: Backend, W, X, blocksize) -> Prepared:
 
 # -- the registry ---------------------------------------------------------------------------------
 
+def _int8_blocks() -> tuple:
+    from .kernels.spmm_bcsr_tiled import BLOCKS
+
+    return tuple(BLOCKS)
+
+
 def _registry() -> list:
     b = [
         Backend("dense-blas", "dense W @ X with numpy's BLAS (the baseline every speedup divides)",
@@ -454,7 +464,7 @@ def _registry() -> list:
         b.append(Backend(f"numba-{isa}", f"numba SIMD kernel compiled for {label} in a worker process",
                          _isa_check(isa), None, remote=True, isa=isa, variant="simd"))
     b.append(Backend("int8", "int8 BCSR weights x int8 activations, int32 accumulation",
-                     _int8_check, _build_int8, dtypes=("float32", "float64")))
+                     _int8_check, _build_int8, dtypes=("float32", "float64"), blocks=_int8_blocks()))
     b.append(Backend("cuda", "GPU SpMM via sparsekit.gpu (cuSPARSE through torch / CuPy)",
                      _cuda_check, _build_cuda, dtypes=("float32",)))
     return b
@@ -488,6 +498,11 @@ def available_backends() -> list:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m sparsekit.backends",
+                                     description="List every backend and why it can or cannot run here.")
+    parser.parse_args()  # --help, and unknown arguments are a usage error (exit 2)
     for b in list_backends():
         ok, why = b.available()
         print(f"{b.name:15s} {'yes' if ok else 'no ':3s}  {b.description}\n{'':20s}{why}")

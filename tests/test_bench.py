@@ -336,7 +336,7 @@ def test_thread_scaling_pairs_every_round(tiny_doc, monkeypatch):
     (["--extras", "stream,nope"], "argument --extras: unknown nope"),
     (["--sparsities", "0.5,1.5"], "argument --sparsities: every sparsity must be in [0, 1]"),
     (["--repeats", "0"], "argument --repeats: must be >= 1"),
-    (["--min-time", "-1"], "argument --min-time: must be >= 0"),
+    (["--min-time", "-1"], "argument --min-time: must be a number of seconds in [0, 3600)"),
     (["--out", "/proc/no/such/dir"], "argument --out: cannot write to"),
 ])
 def test_cli_refuses_bad_arguments_before_running(argv, words, capsys):
@@ -345,3 +345,40 @@ def test_cli_refuses_bad_arguments_before_running(argv, words, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert words in err and "usage:" in err
+
+
+def test_cli_option_lists_are_distinct_and_never_empty(capsys):
+    from sparsekit.bench.__main__ import parser
+
+    for argv in (["--blocks", ","], ["--sparsities", ","], ["--backends", ","], ["--threads", ","],
+                 ["--min-time", "nan"], ["--min-time", "inf"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2, argv
+    args = parser().parse_args(["--blocks", "4x1,4X1,1x1", "--threads", "1,1", "--sparsities", "0.9,0.9,0.5"])
+    assert args.blocks == ["4x1", "1x1"] and args.threads == [1] and args.sparsities == [0.9, 0.5]
+
+
+def test_save_break_even_refuses_a_run_that_cannot_measure_it_and_merges(tmp_path, monkeypatch, capsys):
+    be_path = tmp_path / "break_even.json"
+    monkeypatch.setattr(report, "BREAK_EVEN_PATH", be_path)
+    for argv in (["--backends", "scipy"], ["--threads", "2"], ["--sparsities", "0.9"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["--preset", "tiny", "--save-break-even", "--out", str(tmp_path / "x"), *argv])
+        assert exc.value.code == 2
+    assert "argument --save-break-even" in capsys.readouterr().err and not be_path.exists()
+    old = {"date": "2026-01-01", "break_even": {"4x4": 0.44, "1x1": 0.7}, "status": {"4x4": "interpolated"}}
+    be_path.write_text(json.dumps(old))
+    assert main(["--preset", "tiny", "--save-break-even", "--blocks", "1x1", "--repeats", "2", "--no-progress",
+                 "--out", str(tmp_path / "run")]) == 0
+    be = json.loads(be_path.read_text())
+    assert set(be["break_even"]) == {"1x1", "4x4"} and be["break_even"]["4x4"] == 0.44
+    assert be["status"]["4x4"].startswith("kept from the table of 2026-01-01")
+    assert be["status"]["1x1"] != old["status"].get("1x1")
+
+
+def test_int8_reports_a_block_shape_without_a_kernel_as_unsupported():
+    b = get_backend("int8")
+    assert b.supports((4, 1))[0]
+    ok, why = b.supports((3, 2))
+    assert not ok and "3x2" in why

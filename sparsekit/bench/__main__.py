@@ -14,6 +14,14 @@ import sys
 from pathlib import Path
 
 
+def _distinct(vals: list, text: str) -> list:
+    """The values once each, in order; none at all is a usage error (``--blocks ,`` ran nothing,
+    and a value given twice was timed twice and counted twice in the stack totals)."""
+    if not vals:
+        raise argparse.ArgumentTypeError(f"expected at least one value, got {text!r}")
+    return list(dict.fromkeys(vals))
+
+
 def _ints(text: str) -> list:
     try:
         vals = [int(v) for v in text.split(",") if v.strip()]
@@ -21,30 +29,47 @@ def _ints(text: str) -> list:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
     if not vals or min(vals) < 1:
         raise argparse.ArgumentTypeError(f"thread counts must be >= 1, got {text!r}")
-    return vals
+    return _distinct(vals, text)
 
 
 def _floats(text: str) -> list:
     try:
-        return [float(v) for v in text.split(",") if v.strip()]
+        vals = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    return _distinct(vals, text)
 
 
 def _names(text: str) -> list:
-    return [v.strip() for v in text.split(",") if v.strip()]
+    return _distinct([v.strip() for v in text.split(",") if v.strip()], text)
 
 
 def _blocks(text: str) -> list:
-    from .cases import parse_block
+    from .cases import block_label, parse_block
 
-    names = _names(text)
-    for name in names:
+    labels = []
+    for name in _names(text):
         try:
-            parse_block(name)
+            labels.append(block_label(parse_block(name)))  # "4X1" and "4x1" are one block shape
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
-    return names
+    return _distinct(labels, text)
+
+
+def _break_even_unmeasured(args) -> str:
+    """Why this run cannot give a break-even table ("" if it can): the table compares
+    ``numba-simd`` with dense BLAS at one thread, over a sweep of sparsities."""
+    from .presets import get_preset
+    from .report import BREAK_EVEN_BACKENDS
+
+    preset = get_preset(args.preset)
+    if not set(BREAK_EVEN_BACKENDS) & set(args.backends or preset["backends"]):
+        return f"the table is measured with {'/'.join(BREAK_EVEN_BACKENDS)}, which this run leaves out"
+    if 1 not in (args.threads or preset["threads"]):
+        return "the table is measured at 1 thread, which this run leaves out"
+    if len(args.sparsities or preset["sparsities"]) < 2:
+        return "a break-even sparsity needs at least 2 sparsities to interpolate between"
+    return ""
 
 
 def _check_args(p: argparse.ArgumentParser, args) -> None:
@@ -71,8 +96,14 @@ def _check_args(p: argparse.ArgumentParser, args) -> None:
         p.error(f"argument --sparsities: every sparsity must be in [0, 1], got {args.sparsities}")
     if args.repeats is not None and args.repeats < 1:
         p.error(f"argument --repeats: must be >= 1, got {args.repeats}")
-    if args.min_time is not None and args.min_time < 0:
-        p.error(f"argument --min-time: must be >= 0, got {args.min_time}")
+    if args.min_time is not None and not 0 <= args.min_time < 3600:
+        p.error(f"argument --min-time: must be a number of seconds in [0, 3600), got {args.min_time}")
+    args.skip_break_even = ""
+    if args.save_break_even or args.preset == "full":
+        why = _break_even_unmeasured(args)
+        if why and args.save_break_even:
+            p.error(f"argument --save-break-even: {why}")
+        args.skip_break_even = why
     if args.out is not None:  # the results are written after the run: find out now if they can be
         check_output_folder(p, "--out", args.out)
 
@@ -95,7 +126,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: results/bench/PRESET)")
     p.add_argument("--plot", action="store_true", help="draw speedup vs sparsity plots (PNG)")
     p.add_argument("--save-break-even", action="store_true",
-                   help="write sparsekit/data/break_even.json (always done by --preset full)")
+                   help="merge this run's break-even sparsities (numba-simd against dense BLAS, 1 thread) into "
+                        "sparsekit/data/break_even.json, which steers every automatic format choice "
+                        "(always done by --preset full)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--list-backends", action="store_true", help="list the backends and exit")
     return p
@@ -134,10 +167,12 @@ def main(argv=None) -> int:
     md = summary.render_summary(doc, str(out / "results.json"))
     (out / "SUMMARY.md").write_text(md)
     paths.append(out / "SUMMARY.md")
-    if args.save_break_even or args.preset == "full":
+    if (args.save_break_even or args.preset == "full") and not args.skip_break_even:
         data = report.save_break_even(doc)
         paths.append(report.BREAK_EVEN_PATH)
         print(f"break-even sparsities: {data['break_even']}", file=sys.stderr)
+    elif args.skip_break_even:
+        print(f"break-even table left as it was: {args.skip_break_even}", file=sys.stderr)
     print(md)
     print("wrote: " + ", ".join(str(p) for p in paths), file=sys.stderr)
     bad = [r for r in doc["results"] if r["status"] in ("wrong", "error")]

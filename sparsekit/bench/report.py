@@ -125,9 +125,21 @@ def save_break_even(doc: dict, path=None) -> dict:
     """Write ``{"measured_on", "date", "break_even": {block: s}}`` (package data) and return it.
 
     Blocks that never beat dense get ``null``; the file also keeps how each
-    value was found, the backend and the preset.
+    value was found, the backend and the preset.  Block shapes this run did not
+    measure keep the value the file had (their status says from which date), so a
+    run of a few blocks does not erase the others.
     """
     be = doc["break_even"]
+    if not be:
+        raise ValueError("this run measured no break-even sparsity (numba-simd at 1 thread over 2+ sparsities)")
+    p = Path(path if path is not None else BREAK_EVEN_PATH)
+    try:
+        old = json.loads(p.read_text())
+        kept = {b: v for b, v in old["break_even"].items() if b not in be}
+        kept_status = {b: f"kept from the table of {old.get('date', '?')} ({old.get('status', {}).get(b, '')})"
+                       for b in kept}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        kept, kept_status = {}, {}
     data = {
         "measured_on": doc["machine"]["line"],
         "date": doc["finished"][:10],
@@ -137,11 +149,10 @@ def save_break_even(doc: dict, path=None) -> dict:
         "backend": ",".join(sorted({e["backend"] for e in be.values()})),
         "definition": "sparsity where the summed time of the sparse kernel over the preset's layers "
                       "equals the summed dense BLAS time (block = rows x cols = C_out x C_in)",
-        "break_even": {b: e["break_even"] for b, e in sorted(be.items())},
-        "status": {b: e["status"] for b, e in sorted(be.items())},
+        "break_even": dict(sorted({**kept, **{b: e["break_even"] for b, e in be.items()}}.items())),
+        "status": dict(sorted({**kept_status, **{b: e["status"] for b, e in be.items()}}.items())),
         "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    p = Path(path if path is not None else BREAK_EVEN_PATH)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(data, indent=1) + "\n")
     return data
