@@ -15,12 +15,20 @@ of other sets are ignored when the name fixes the set, graded beside it otherwis
 
 Prints a table per notebook and, last, ``score: X/Y`` over all notebooks; ``--json`` writes the
 whole report, ``--csv`` a gradebook (one row per notebook, one column per question).
+
+Trust: a submission's code runs with the grader's rights, so it can do what any program of
+yours can.  It could append forged lines to its own results file, and, graded at the same time
+as others (``--jobs`` > 1), to theirs; the reference answers ship in the package
+(``sparsekit.grading.exNN``).  The grader catches mistakes, not cheating: grade untrusted
+submissions one at a time (``--jobs 1``) inside a container or a throwaway account per batch,
+and read the code of a suspicious full score.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import math
 import os
 import re
 import sys
@@ -125,7 +133,7 @@ def _execute(nb, workdir: Path, env: dict, timeout: float) -> list:
                                "interrupted (compiled code in an endless loop?); the cells after it were not run")
 
     client = NotebookClient(
-        nb, timeout=int(timeout), kernel_name="python3", allow_errors=True, interrupt_on_timeout=True,
+        nb, timeout=max(1, math.ceil(timeout)), kernel_name="python3", allow_errors=True, interrupt_on_timeout=True,
         error_on_timeout={"ename": "CellTimeoutError", "evalue": f"the cell ran longer than {timeout:g} s",
                           "traceback": []},
         startup_timeout=120, resources={"metadata": {"path": str(workdir)}}, on_cell_error=on_cell_error,
@@ -157,16 +165,29 @@ def grade_notebook(path, *, timeout: float = 600, case_timeout: float | None = N
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
-        text = ""
+        text = None
         report["problems"].append(f"could not read: {exc}")
-    expected = expected_questions(path, text)
     results = {}
     nb = None
-    if text:
+    if text == "":
+        report["problems"].append("empty file: not a notebook")
+    elif text:
         try:
             nb = nbformat.reads(text, as_version=4)
         except Exception as exc:
             report["problems"].append(f"not a valid notebook: {type(exc).__name__}: {str(exc)[:200]}")
+    if nb is not None:  # checks named in code cells only: a check(...) quoted in prose is not an answer
+        try:
+            text = "\n".join(str(c.get("source", "")) for c in nb.cells
+                             if isinstance(c, dict) and c.get("cell_type") == "code")
+        except (TypeError, AttributeError):
+            report["problems"].append("not a valid notebook: its cells are not a list of cells")
+            nb = None
+    text = text or ""
+    expected = expected_questions(path, text)
+    if not expected and nb is not None:
+        report["problems"].append("no exercise set: the file name has no NN_ (as in alice_03_csr.ipynb) "
+                                  "and no code cell calls check(...)")
     if nb is not None:
         with tempfile.TemporaryDirectory(prefix="sparsekit-grade-") as tmp:
             results_file = Path(tmp) / "results.jsonl"
@@ -289,8 +310,11 @@ def main(argv=None) -> int:
                                                                 "learners saw")
     parser.add_argument("--jobs", type=int, default=2, help="notebooks graded at once (default 2)")
     args = parser.parse_args(argv)
-    if args.timeout <= 0:
-        parser.error("--timeout must be positive")
+    for flag, value, zero_ok in (("--timeout", args.timeout, False), ("--case-timeout", args.case_timeout, False),
+                                 ("--compile-time", args.compile_time, True)):
+        if value is not None and not (math.isfinite(value) and (value > 0 or (zero_ok and value == 0))):
+            parser.error(f"argument {flag}: must be a finite number of seconds "
+                         f"{'>= 0' if zero_ok else '> 0'}, got {value}")
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     try:

@@ -264,3 +264,23 @@ def test_recorded_scores_are_capped_by_the_question_definition(tmp_path, monkeyp
     assert q["ex07.latency_fit"]["score"] == q["ex07.latency_fit"]["max_score"] == 3
     assert q["ex07.median_speedup"]["status"] == "not run"
     assert "ex01.from_dense" not in q and "ignored checks" in report["problems"][0]
+
+
+def test_timeouts_are_checked_and_odd_files_are_named(tmp_path, capsys):
+    from sparsekit import grade
+
+    nb = ROOT / "solutions" / "07_speedups.ipynb"
+    for flag, value in (("--timeout", "nan"), ("--timeout", "inf"), ("--timeout", "0"), ("--case-timeout", "nan"),
+                        ("--case-timeout", "-1"), ("--compile-time", "-1")):
+        with pytest.raises(SystemExit) as exc:
+            grade.main([flag, value, str(nb)])
+        assert exc.value.code == 2, (flag, value)
+        assert f"argument {flag}: must be a finite number of seconds" in capsys.readouterr().err
+    empty = tmp_path / "07_empty.ipynb"
+    empty.write_text("")
+    assert "empty file: not a notebook" in grade.grade_notebook(empty)["problems"]
+    prose = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('Run `check("ex06.tile_fma", f)` later.'),
+                                            nbformat.v4.new_code_cell("x = 1")])
+    nbformat.write(prose, tmp_path / "homework.ipynb")
+    report = grade.grade_notebook(tmp_path / "homework.ipynb", timeout=60)
+    assert report["max_score"] == 0 and any(p.startswith("no exercise set") for p in report["problems"])

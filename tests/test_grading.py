@@ -611,3 +611,21 @@ def test_a_float32_accumulator_in_sparse_dot_is_named():
     assert not got.passed
     assert "only to float32 rounding" in got.message, got.message
     assert "start the sum at 0.0" in got.details["hint"]
+
+
+def test_a_learner_base_exception_and_a_bad_timeout_are_named():
+    class Oops(BaseException):
+        pass
+
+    def raises_interrupt(*args):
+        raise KeyboardInterrupt
+
+    def raises_base(*args):
+        raise Oops("mine")
+
+    for fn, name in ((raises_interrupt, "KeyboardInterrupt"), (raises_base, "Oops")):
+        r = check("ex07.break_even", fn)
+        assert r.score == 0 and all(f"your function raised {name}" in c.message for c in r.cases), \
+            [c.message for c in r.cases]
+    r = check("ex07.break_even", raises_base, timeout="abc")
+    assert "timeout must be a non-negative number of seconds" in r.error and r.max_score > 0

@@ -26,6 +26,7 @@ import ctypes
 import html
 import importlib
 import json
+import math
 import os
 import sys
 import threading
@@ -392,6 +393,17 @@ def check(question_id: str, func, *, timeout: float | None = None, seed: int | N
         return result
 
 
+def _seconds(name: str, value) -> float:
+    """A finite, non-negative number of seconds, else ``ValueError`` naming ``name``."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if isinstance(value, (bool, np.bool_)) or not math.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a non-negative number of seconds, got {value!r}")
+    return v
+
+
 def _check(qid, func, timeout, seed, compile_time) -> CheckResult:
     q = get_question(qid)
     if q is None:
@@ -410,9 +422,16 @@ def _check(qid, func, timeout, seed, compile_time) -> CheckResult:
 
     if timeout is None:
         timeout = _env_float(TIMEOUT_ENV, DEFAULT_TIMEOUT)
-    timeout = max(float(timeout), 0.01)
     if compile_time is None:
         compile_time = _env_float(COMPILE_ENV, COMPILE_ALLOWANCE)
+    try:
+        timeout = max(_seconds("timeout", timeout), 0.01)
+        compile_time = _seconds("compile_time", compile_time)
+    except ValueError as exc:
+        result = CheckResult(qid, q.title, [CaseResult(c.name, 0, c.points, "not run") for c in cases],
+                             error=str(exc))
+        _record(result)
+        return result
 
     checked = _bounds_checked(func)
     capture = _Capture(PRINT_LIMIT)
@@ -570,8 +589,10 @@ class _Caller:
     def _run(f, args, kwargs):
         try:
             return f(*args, **kwargs)
-        except (Exception, SystemExit) as exc:  # sys.exit() in a learner's function is an error too
-            raise LearnerError(exc, show(args)) from None
+        except _Timeout:
+            raise
+        except BaseException as exc:  # sys.exit(), KeyboardInterrupt or any BaseException raised by a
+            raise LearnerError(exc, show(args)) from None  # learner's function is its error too
 
 
 def _array_arguments(args, kwargs) -> list:
