@@ -351,3 +351,19 @@ def test_mobilenet_shapes():
     assert net(np.zeros((1, 3, 64, 64), np.float32)).shape == (1, 1000)
     full = mobilenet_v1(calibrate=False)
     assert 4.1e6 < full.n_params() < 4.4e6  # MobileNetV1 1.0 has 4.2 M weights
+
+
+def test_new_weights_assigned_after_sparsify_are_used():
+    """A review found inference kept the kernel built from the old weights after
+    ``params["W"] = ...``; a new array is now noticed (an in-place edit needs ``sparsify()``)."""
+    L = Dense(64, 32, rng=0)
+    L.set_mask(magnitude_mask(L.W, 0.9))
+    x = np.random.default_rng(1).standard_normal((3, 64))
+    L(x)
+    assert L.is_sparse
+    L.params["W"] = L.W * 2.0
+    np.testing.assert_allclose(L(x), x @ L.W.T + L.params["b"], rtol=1e-10, atol=1e-10)
+    assert L.is_sparse  # rebuilt in the format chosen before, not dropped to dense
+    L.W[...] *= 3.0  # in place: documented to need sparsify()
+    L.sparsify()
+    np.testing.assert_allclose(L(x), x @ L.W.T + L.params["b"], rtol=1e-10, atol=1e-10)

@@ -183,7 +183,10 @@ class MatrixLayer(Layer):
         """Store ``W`` for inference in the format :func:`~sparsekit.prune.to_sparse` picks.
 
         Returns the decision (a dict; ``force`` skips it: ``"dense"``,
-        ``"csr"`` or a block shape).
+        ``"csr"`` or a block shape).  The stored kernel is a copy of ``W``: a new array
+        assigned to ``params["W"]`` is noticed at the next inference (the kernel is rebuilt
+        with the same arguments), but after editing ``W`` in place call ``sparsify`` again
+        (or :meth:`set_mask`, or :meth:`densify`).
         """
         from ..prune import choose_format, to_sparse
 
@@ -193,11 +196,18 @@ class MatrixLayer(Layer):
         else:
             self.choice = {"format": "forced", "force": force}
         self.kernel = to_sparse(W, blocksizes, dtype=W.dtype, table=table, force=force)
+        self._kernel_of = (W, W.shape, W.dtype, dict(blocksizes=blocksizes, table=table, force=force))
         return self.choice
 
     def densify(self):
         self.kernel = None
         self.choice = None
+
+    def _kernel_current(self) -> bool:
+        """False when ``params["W"]`` is another array (or reshaped, retyped) than the kernel's."""
+        made = getattr(self, "_kernel_of", None)
+        W = self.W
+        return made is not None and made[0] is W and made[1] == W.shape and made[2] == W.dtype
 
     @property
     def is_sparse(self) -> bool:
@@ -208,6 +218,8 @@ class MatrixLayer(Layer):
         if train:
             self.kernel = None  # weights are changing; a stored kernel would go stale
             return np.matmul(self.W, X)
+        if self.kernel is not None and not self._kernel_current():
+            self.sparsify(**self._kernel_of[3])  # new weights assigned: rebuild with the same arguments
         if self.kernel is None and self.mask is not None:
             self.sparsify()  # a pruned layer picks its format at its first inference
         if not self.is_sparse:
