@@ -904,6 +904,13 @@ def main(argv=None) -> int:
                 doc = json.load(f)
         except (OSError, ValueError) as exc:
             ap.error(f"argument --plot: cannot read {args.plot!r} as JSON results ({exc})")
+        rows = doc.get("rows") if isinstance(doc, dict) else None
+        if not rows or not isinstance(rows, list) or not all(
+                isinstance(r, dict) and {"M", "K", "N", "method", "sparsity"} <= set(r) for r in rows):
+            ap.error(f"argument --plot: {args.plot!r} holds no GPU results (rows with M, K, N, method and "
+                     f"sparsity, as python -m sparsekit.gpu --out writes)")
+        if args.out or args.quick:
+            ap.error("--plot only draws a saved run: leave out --out and --quick")
         png = os.path.splitext(args.plot)[0] + ".png"
         plot(doc, png)
         print(summary_table(doc))

@@ -100,4 +100,9 @@ def format_report(report: dict | None = None) -> str:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m sparsekit.machine",
+                                     description="Print this machine's report (CPU, SIMD, BLAS and its kernel, threads, versions).")
+    parser.parse_args()  # --help, and unknown arguments are a usage error (exit 2)
     print(format_report())

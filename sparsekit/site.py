@@ -29,6 +29,8 @@ from pathlib import Path
 
 import nbformat
 
+from .cli import check_output_folder
+
 PLACEHOLDER_REPO_URL = "https://github.com/YOUR-ORG/sparsekit"
 DEFAULT_REF = "main"
 LESSON_DIR = "notebooks"
@@ -405,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ref", default=DEFAULT_REF, help="branch, tag or commit Binder builds (default: main)")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 on broken links or unexecuted lessons")
     args = parser.parse_args(argv)
+    check_output_folder(parser, "--out", args.out)
     try:
         report = build_site(args.root, args.out, repo_url=args.repo_url, ref=args.ref)
     except (ValueError, TypeError) as exc:

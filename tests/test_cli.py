@@ -86,6 +86,13 @@ def test_python_m_sparsekit_lists_every_command_and_runs_one():
     machine = subprocess.run([sys.executable, "-m", "sparsekit", "machine"], capture_output=True, text=True,
                              timeout=120)
     assert machine.returncode == 0 and "CPU" in machine.stdout
+    for command in ("machine", "backends"):  # arguments are not ignored: --help helps, others are refused
+        helped = subprocess.run([sys.executable, "-m", "sparsekit", command, "--help"], capture_output=True,
+                                text=True, timeout=120)
+        assert helped.returncode == 0 and f"usage: python -m sparsekit.{command}" in helped.stdout
+        bogus = subprocess.run([sys.executable, "-m", "sparsekit", command, "--bogus"], capture_output=True,
+                               text=True, timeout=120)
+        assert bogus.returncode == 2 and "unrecognized arguments: --bogus" in bogus.stderr
 
 
 def test_python_m_sparsekit_refuses_an_unknown_command(capsys):

@@ -65,3 +65,14 @@ def test_committed_full_results_if_present():
     for model, S in doc["summary"].items():
         assert set(S["gradual_drop_at_0.9"]) == {"1x1", "4x1", "1x4"}
         assert np.isfinite(S["dense_acc_mean"])
+
+
+def test_pruning_cli_checks_its_latency_file_before_training(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"schema": "sparsekit-bench", "results": []}))
+    for argv in (["--latency", str(bad)], ["--latency", str(tmp_path / "missing.json")], ["--replot"]):
+        with pytest.raises(SystemExit) as exc:
+            pruning.main(["--quick", "--out", str(tmp_path / "out"), *argv])
+        assert exc.value.code == 2, argv
+    err = capsys.readouterr().err
+    assert "is not a latency file" in err and "no such file" in err and "no saved run" in err

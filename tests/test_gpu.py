@@ -299,3 +299,13 @@ def test_cuda_graph_and_kernel_times_are_checked_and_positive():
         assert gpu.kernel_time(torch, fn) > 0
     with pytest.raises(RuntimeError, match="wrong result"):
         gpu.graph_time(torch, gpu._prepare(torch, "dense", W, X), ref + 1.0)
+
+
+def test_plot_cli_names_a_file_that_holds_no_gpu_results(tmp_path, capsys):
+    for doc in ({"schema": "sparsekit-bench", "results": []}, [], {"rows": []}):
+        path = tmp_path / "x.json"
+        path.write_text(json.dumps(doc))
+        with pytest.raises(SystemExit) as exc:
+            gpu.main(["--plot", str(path)])
+        assert exc.value.code == 2
+        assert "holds no GPU results" in capsys.readouterr().err

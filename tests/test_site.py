@@ -317,3 +317,11 @@ def test_real_course_links_land_on_the_site(real_site):
             assert f'href="../{ex.target}"' in text, f"{lesson.target} does not link its exercises"
     for page in out.rglob("*.html"):
         assert "BEGIN SOLUTION" not in page.read_text(encoding="utf-8")
+
+
+def test_cli_checks_its_output_folder_first(course, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as exc:
+        site.main(["--root", str(course), "--out", str(blocker / "site"), "--repo-url", REPO])
+    assert exc.value.code == 2 and "argument --out: cannot write" in capsys.readouterr().err

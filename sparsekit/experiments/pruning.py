@@ -272,6 +272,25 @@ def plot_pareto(par, path):
     plt.close(fig)
 
 
+def _latency_doc(parser, path, given: bool):
+    """The latency results for the Pareto points, or None when the default file is absent; a
+    file named by ``--latency`` must exist and hold latency rows (usage error otherwise)."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        if given:
+            parser.error(f"argument --latency: no such file {str(path)!r}")
+        return None
+    except (OSError, ValueError) as exc:
+        parser.error(f"argument --latency: cannot read {str(path)!r} ({exc})")
+    rows = doc.get("rows") if isinstance(doc, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and {"mode", "sparsity", "pattern", "speedup_vs_dense"} <= set(r)
+                                             for r in rows):
+        parser.error(f"argument --latency: {str(path)!r} is not a latency file "
+                     "(python -m sparsekit.experiments.latency writes one)")
+    return doc
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m sparsekit.experiments.pruning", description=__doc__.split("\n")[0])
     g = p.add_mutually_exclusive_group()
@@ -291,17 +310,17 @@ def main(argv=None):
     cfg = copy.deepcopy(FULL if a.full else QUICK)
     name = "full" if a.full else "quick"
     lat = a.latency or (RESULTS / "latency" / "latency_full.json")
+    lat_doc = _latency_doc(p, lat, given=a.latency is not None)  # checked before minutes of training
     d = out_dir("pruning", a.out)
     if a.replot:
-        doc = json.loads((d / f"pruning_{name}.json").read_text())
+        saved = d / f"pruning_{name}.json"
+        if not saved.is_file():
+            p.error(f"--replot: no saved run {str(saved)!r}; run without --replot first (or pass its --out)")
+        doc = json.loads(saved.read_text())
     else:
         doc = run(cfg, jobs=a.jobs)
         doc["mode"] = name
         doc["environment"] = environment()
-    try:
-        lat_doc = json.loads(open(lat).read())
-    except (OSError, json.JSONDecodeError):
-        lat_doc = None
     if lat_doc is not None:
         doc["pareto"] = pareto(doc, lat_doc)
         try:
