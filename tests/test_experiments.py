@@ -76,3 +76,12 @@ def test_pruning_cli_checks_its_latency_file_before_training(tmp_path, capsys):
         assert exc.value.code == 2, argv
     err = capsys.readouterr().err
     assert "is not a latency file" in err and "no such file" in err and "no saved run" in err
+
+
+def test_latency_run_refuses_what_it_would_record_wrongly():
+    import numba
+
+    for kwargs, cfg in (({"threads": numba.config.NUMBA_NUM_THREADS + 3, "clock": "wall"}, latency.QUICK),
+                        ({"threads": 0}, latency.QUICK), ({"threads": 1}, dict(latency.QUICK, repeats=0))):
+        with pytest.raises(ValueError, match="threads must be|repeats"):
+            latency.run(cfg, torch_ref=False, log=lambda *a: None, **kwargs)

@@ -139,9 +139,16 @@ def run(cfg, threads=1, seed=0, torch_ref=True, clock="cpu", log=print):
 
     if clock not in ("cpu", "wall"):
         raise ValueError(f"clock must be 'cpu' or 'wall', got {clock!r}")
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) \
+            or not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(f"threads must be an int from 1 to {numba.config.NUMBA_NUM_THREADS} "
+                         f"(NUMBA_NUM_THREADS), got {threads!r}: the run records what it asked for")
+    if isinstance(cfg.get("repeats"), bool) or not isinstance(cfg.get("repeats"), (int, np.integer)) \
+            or cfg["repeats"] < 1:
+        raise ValueError(f"cfg['repeats'] must be an int >= 1, got {cfg.get('repeats')!r}")
     if clock == "cpu" and threads != 1:
         raise ValueError("process CPU time sums over threads; use clock='wall' with threads > 1")
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(threads)
     rng = np.random.default_rng(seed)
     dense = build(cfg["width"], cfg["resolution"], seed)
     x = rng.standard_normal((1, 3, cfg["resolution"], cfg["resolution"])).astype(np.float32)
