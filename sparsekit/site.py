@@ -359,12 +359,17 @@ def build_site(root: str | os.PathLike = ".", out: str | os.PathLike = "_site", 
         raise ValueError(f"no lessons {LESSON_DIR}/NN_*.ipynb under {root}")
     report = SiteReport(out=out, lessons=lessons, exercises=exercises)
     for page in lessons + exercises:
-        nb = nbformat.read(root / page.source, as_version=4)
-        page.title = notebook_title(nb, Path(page.source).stem)
-        if page.kind == "exercise":
-            nb = _exercise_prompt(nb, page.source)
-        elif not _is_executed(nb):
-            report.unexecuted.append(page.source)
+        try:  # a broken notebook is named: the error alone ("'int' object is not iterable") is not enough
+            nb = nbformat.read(root / page.source, as_version=4)
+            page.title = notebook_title(nb, Path(page.source).stem)
+            if page.kind == "exercise":
+                nb = _exercise_prompt(nb, page.source)
+            elif not _is_executed(nb):
+                report.unexecuted.append(page.source)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            if str(page.source) in str(exc):
+                raise
+            raise ValueError(f"{page.source} is not a readable notebook: {type(exc).__name__}: {exc}") from None
         page.notebook = nb
     lesson_by_number = {p.number: p for p in lessons}
     exercise_by_number = {p.number: p for p in exercises}

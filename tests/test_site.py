@@ -325,3 +325,10 @@ def test_cli_checks_its_output_folder_first(course, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         site.main(["--root", str(course), "--out", str(blocker / "site"), "--repo-url", REPO])
     assert exc.value.code == 2 and "argument --out: cannot write" in capsys.readouterr().err
+
+
+def test_a_broken_notebook_is_named(course, tmp_path):
+    bad = course / "notebooks" / "01_vectors.ipynb"
+    bad.write_text('{"cells": 1, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    with pytest.raises(ValueError, match="01_vectors.ipynb is not a readable notebook"):
+        site.build_site(course, tmp_path / "o", repo_url=REPO)
