@@ -11,7 +11,7 @@ from sparsekit.bench import SCHEMA, load_results, run_benchmark
 from sparsekit.bench import report, summary
 from sparsekit.bench.__main__ import main
 from sparsekit.bench.cases import Case, block_sparse_weights, make_operands, parse_block
-from sparsekit.bench.harness import stack_totals, tolerance, verify
+from sparsekit.bench.harness import tolerance, verify
 from sparsekit.bench.presets import MOBILENET_LAYERS, PRESETS, preset_cases
 from sparsekit.bench.timing import summarize, threads, time_interleaved
 

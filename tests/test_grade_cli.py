@@ -4,7 +4,6 @@ Each notebook is graded once per session: two grader runs (the course's notebook
 of broken submissions) start together in a module-scoped fixture.
 """
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path

@@ -158,7 +158,7 @@ def render_summary(doc: dict, results_path: str = "") -> str:
     lines = [f"# Benchmark summary ({doc['preset']} preset)", "",
              f"Machine: {m['line']}", "",
              f"Run: {doc['started']} to {doc['finished']} UTC; `{doc.get('command') or 'python -m sparsekit.bench'}`",
-             "", f"BLAS environment: " + ", ".join(f"{k}={v}" for k, v in m["blas_env"].items()), "",
+             "", "BLAS environment: " + ", ".join(f"{k}={v}" for k, v in m["blas_env"].items()), "",
              f"Load average (1/5/15 min) at start {doc.get('load', {}).get('start')}, at end "
              f"{doc.get('load', {}).get('end')} on {m['cores']} cores (other processes share the machine).", "",
              "Timing: " + doc["config"]["timing"] + f"; {doc['config']['repeats']} repeats. Speedups are "

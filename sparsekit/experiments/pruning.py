@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cli import check_output_folder
-from ..prune import GradualPruner, block_mask, magnitude_mask, nm_mask, sparsity
+from ..prune import GradualPruner, block_mask, magnitude_mask, nm_mask
 from .common import RESULTS, environment, out_dir, write_json
 
 QUICK = dict(

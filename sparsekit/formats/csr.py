@@ -16,7 +16,6 @@ from .products import matmul
 from .validation import (
     as_float_array,
     as_index_array,
-    as_operand,
     check_index_dtype,
     check_indices_in_range,
     check_indptr,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import Case, CaseFailure, question, show
+from .engine import Case, CaseFailure, question
 from .helpers import (as_array, as_number, as_pair, assert_clean, assert_close, assert_cost_independent_of_n,
                       assert_equal, assert_unchanged, blaming_leftovers, snapshot)
 

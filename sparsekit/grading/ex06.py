@@ -152,7 +152,7 @@ def random_asm(rng):
         op = _OPS[int(rng.integers(0, len(_OPS)))]
         regs = [f"%{rng.choice(['xmm', 'ymm', 'ymm', 'zmm'])}{int(rng.integers(0, 16))}" for _ in range(2)]
         if rng.random() < 0.3:
-            regs[0] = f"(%rdx,%rax,8)"
+            regs[0] = "(%rdx,%rax,8)"
         lines.append(f"\t{op}\t{regs[0]}, {regs[1]}")
     if rng.random() < 0.5:
         lines.append("\t# spilled to a ymmword slot")

@@ -1,6 +1,5 @@
 """Add a per-channel bias and optionally clamp at zero, in one pass over an (N, C, P) array."""
 import numba
-import numpy as np
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)

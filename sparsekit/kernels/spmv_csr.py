@@ -1,6 +1,5 @@
 """y = A @ x for CSR A: the reference row-by-row gather loop (serial)."""
 import numba
-import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)

@@ -15,7 +15,6 @@ returns the new number of entries.  It trusts its caller: indices in range,
 no duplicates, ``w`` zero at every index it touches, buffers large enough.
 """
 import numba
-import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .layers import (
-    BatchNorm2d, Conv2d, Dense, DepthwiseConv2d, Flatten, GlobalAvgPool2d, Layer, MatrixLayer,
+    BatchNorm2d, Conv2d, Dense, DepthwiseConv2d, GlobalAvgPool2d, Layer, MatrixLayer,
     MaxPool2d, PointwiseConv2d, ReLU,
 )
 
