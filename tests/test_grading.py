@@ -629,3 +629,55 @@ def test_a_learner_base_exception_and_a_bad_timeout_are_named():
             [c.message for c in r.cases]
     r = check("ex07.break_even", raises_base, timeout="abc")
     assert "timeout must be a non-negative number of seconds" in r.error and r.max_score > 0
+
+
+def test_prompt_requirements_are_checked_on_every_seed():
+    """An audit of prompts against cases (2026-11-25) found requirements a case met only for
+    some seeds, or never checked; each wrong answer below scored full marks on seed 0."""
+    from sparsekit.grading.ex01 import ref_axpy
+    from sparsekit.grading.ex07 import ref_break_even
+
+    def failed(qid, fn):
+        return {c.name: c for c in check(qid, fn).cases if not c.passed}
+
+    def drop_lists(idx, val, tol):  # no dtype: an empty result becomes float64
+        keep = [k for k in range(len(val)) if abs(val[k]) > tol]
+        return np.array([idx[k] for k in keep]), np.array([val[k] for k in keep])
+
+    assert any("empty" in name for name in failed("ex01.drop_small", drop_lists))
+
+    def drop_returns_inputs(idx, val, tol):
+        keep = np.abs(val) > tol
+        return (idx, val) if keep.all() else (idx[keep], val[keep])
+
+    assert "inputs not modified, new arrays returned" in failed("ex01.drop_small", drop_returns_inputs)
+
+    def axpy_dropping_zeros(u_idx, u_val, v_idx, v_val, r, work):
+        idx, val = ref_axpy(u_idx, u_val, v_idx, v_val, r)
+        return idx[val != 0.0], val[val != 0.0]
+
+    assert "an entry that cancels to exactly 0 stays in the result" in failed("ex01.axpy_scatter", axpy_dropping_zeros)
+
+    def last_crossing(s, v):  # right for a rising curve, not for one that dips below 1 again
+        s, v = np.asarray(s, float), np.asarray(v, float)
+        if not (v >= 1).any():
+            return float("nan")
+        below = np.flatnonzero(v < 1)
+        if below.size == 0:
+            return float(s[0])
+        j = int(below[-1]) + 1  # the point after the last one below 1
+        return ref_break_even(s[j - 1:], v[j - 1:])
+
+    assert "a curve that dips below 1 again: the first crossing" in failed("ex07.break_even", last_crossing)
+    assert ref_break_even([0.1, 0.3, 0.5, 0.7], [0.5, 1.5, 0.8, 2.0]) == pytest.approx(0.2)
+
+    def isclose_zero(W, threshold):
+        return "sparse" if np.mean(np.isclose(W, 0)) >= threshold else "dense"
+
+    assert "tiny weights are not zeros" in failed("ex08.choose_format", isclose_zero)
+
+    def nbytes_8(shape, blocksize, nblocks, value_bytes=8, index_bytes=8):
+        from sparsekit.grading.ex05 import ref_bcsr_nbytes
+        return ref_bcsr_nbytes(shape, blocksize, nblocks, value_bytes, index_bytes)
+
+    assert list(failed("ex05.bcsr_nbytes", nbytes_8)) == ["the default byte sizes (4 and 4)"]

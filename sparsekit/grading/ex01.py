@@ -5,7 +5,7 @@ import numpy as np
 
 from .engine import Case, CaseFailure, question
 from .helpers import (as_array, as_number, as_pair, assert_clean, assert_close, assert_cost_independent_of_n,
-                      assert_equal, assert_unchanged, blaming_leftovers, snapshot)
+                      assert_equal, assert_new_arrays, assert_unchanged, blaming_leftovers, snapshot)
 
 # The seed article's worked example: length 15, u <- u - 2 v.
 SEED_U = ([0, 1, 3, 7, 10, 11, 12, 14], [1.0, 6, -3, 7, -10, -3, -7, -8])
@@ -80,6 +80,10 @@ def _axpy_scatter():
         v_idx, v_val = (np.array(a) for a in SEED_V)
         _check_axpy(call, u_idx.astype(np.int64), u_val, v_idx.astype(np.int64), v_val, SEED_R, np.zeros(15))
 
+    def cancellation(call, rng):  # 2 + (-2) * 1 is exactly 0: the entry stays, as the prompt says
+        _check_axpy(call, np.array([3], np.int64), np.array([2.0]), np.array([3, 1], np.int64),
+                    np.array([1.0, 0.5]), -2.0, np.zeros(5))
+
     def random(call, rng):
         for trial in range(25):
             n = int(rng.integers(1, 60))
@@ -104,6 +108,7 @@ def _axpy_scatter():
         assert_unchanged(before, vecs, ["u_idx", "u_val", "v_idx", "v_val"],
                          input=dict(zip(["u_idx", "u_val", "v_idx", "v_val"], before)))
         _verify_axpy(out, *before, -0.5)
+        assert_new_arrays(list(out), vecs, input=dict(zip(["u_idx", "u_val", "v_idx", "v_val"], before)))
 
     def cost(call, rng):
         u_idx, u_val, v_idx, v_val = random_pair_vectors(rng, 1000, 300, 300, 100)
@@ -114,9 +119,10 @@ def _axpy_scatter():
                                      n_small=1000, n_big=10_000_000)
 
     return [Case("the seed's worked example (n = 15, r = -2)", 1, seed_example),
+            Case("an entry that cancels to exactly 0 stays in the result", 1, cancellation),
             Case("25 random vector pairs against a reference", 2, random),
             Case("work array all zeros after every call", 1, work_clean),
-            Case("inputs not modified", 1, inputs_unchanged),
+            Case("inputs not modified, new arrays returned", 1, inputs_unchanged),
             Case("cost does not grow with n (1e3 vs 1e7, same nnz)", 1, cost, timed=True)]
 
 
@@ -242,16 +248,27 @@ def _drop_small():
                          hint="keep |value| > tol (negative values too), in the original order")
             assert_equal(rv, val[keep], "val", input=inp)
 
+    def empty_results(call, rng):
+        for idx, val, tol in ((np.empty(0, np.int64), np.empty(0), 0.5),
+                              (np.array([4, 1, 7], np.int64), np.array([0.1, -0.2, 0.3]), 0.5)):
+            inp = dict(idx=idx, val=val, tol=tol)
+            ri, rv = as_pair(call(idx.copy(), val.copy(), tol), input=inp)
+            as_array(ri, "idx", kind="i", ndim=1, shape=(0,), input=inp)
+            as_array(rv, "val", kind="f", ndim=1, shape=(0,), input=inp)
+
     def inputs_unchanged(call, rng):
         idx = rng.permutation(50)[:20].astype(np.int64)
         val = rng.normal(size=20)
         before = snapshot(idx, val)
-        out = call(idx, val, 0.5)
-        assert_unchanged(before, [idx, val], ["idx", "val"])
-        ri, rv = as_pair(out)
-        keep = np.abs(val) > 0.5
-        assert_equal(as_array(ri, "idx", kind="i", ndim=1), idx[keep], "idx")
-        assert_equal(as_array(rv, "val", kind="f", ndim=1), val[keep], "val")
+        for tol in (0.5, 1e9, -1.0):  # some dropped, all dropped, none dropped
+            out = call(idx, val, tol)
+            assert_unchanged(before, [idx, val], ["idx", "val"])
+            ri, rv = as_pair(out)
+            keep = np.abs(val) > tol
+            assert_equal(as_array(ri, "idx", kind="i", ndim=1), idx[keep], "idx")
+            assert_equal(as_array(rv, "val", kind="f", ndim=1), val[keep], "val")
+            assert_new_arrays([ri, rv], [idx, val], input=dict(idx=idx, val=val, tol=tol))
 
     return [Case("15 random vectors, including values exactly at tol", 2, random),
-            Case("inputs not modified", 1, inputs_unchanged)]
+            Case("an empty vector, and one with nothing kept: empty int and float arrays", 1, empty_results),
+            Case("inputs not modified, new arrays returned", 1, inputs_unchanged)]

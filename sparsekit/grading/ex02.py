@@ -6,7 +6,7 @@ import numpy as np
 from .engine import Case, CaseFailure, question
 from .ex01 import random_pair_vectors
 from .helpers import (as_array, as_pair, as_tuple, assert_clean, assert_close, assert_cost_independent_of_n,
-                      assert_equal, assert_unchanged, blaming_leftovers, snapshot)
+                      assert_equal, assert_new_arrays, assert_unchanged, blaming_leftovers, snapshot)
 
 
 def ref_bytes(n_rows, n_cols, nnz):
@@ -82,9 +82,11 @@ def _eliminate():
     def one(call, vecs, col, work, copy=True):
         inp = dict(zip(_NAMES, vecs), col=col)
         left = np.flatnonzero(work)
-        out = call(*((v.copy() for v in vecs) if copy else vecs), col, work)
+        args = [v.copy() for v in vecs] if copy else vecs
+        out = call(*args, col, work)
         with blaming_leftovers(left):
             check_result(out, vecs, col, inp)
+        assert_new_arrays(list(out), args, input=inp)
 
     def check_result(out, vecs, col, inp):
         idx, val = as_pair(out, input=inp)
@@ -92,8 +94,9 @@ def _eliminate():
         val = as_array(val, "val", kind="f", ndim=1, input=inp)
         e_idx, e_val = ref_eliminate(*vecs, col)
         if col in idx.tolist():
-            raise CaseFailure(f"column {col} is still in the row", input=inp, expected=e_idx, actual=idx,
-                              hint="the eliminated entry is zero by construction: leave it out")
+            hint = ("the eliminated entry is zero by construction: leave it out" if col in vecs[0].tolist() else
+                    f"col {col} is not in the row: there is nothing to eliminate, return copies of the row unchanged")
+            raise CaseFailure(f"column {col} is still in the row", input=inp, expected=e_idx, actual=idx, hint=hint)
         assert_equal(idx, e_idx, "idx (order: the row's entries, then fill-in in the pivot's order)",
                      input=inp, hint="the row's own entries first, then the fill-in in the pivot row's order")
         assert_close(val, e_val, "val", input=inp, hint="row <- row - (row[col] / pivot[col]) * pivot")
@@ -109,6 +112,10 @@ def _eliminate():
     def col_absent(call, rng):
         *vecs, col = _elim_case(rng, 40, 8, 8, 3, with_col=False)
         one(call, vecs, col, np.zeros(50))
+
+    def emptied(call, rng):  # the row and the pivot hold only col: nothing is left
+        one(call, [np.array([2], np.int64), np.array([3.0]), np.array([2], np.int64), np.array([1.5])], 2,
+            np.zeros(5))
 
     def work_clean(call, rng):
         work = np.zeros(60)
@@ -126,7 +133,8 @@ def _eliminate():
             assert_unchanged(before, vecs, _NAMES)
 
     return [Case("20 random row/pivot pairs against a reference", 2, random),
-            Case("col not in the row: the row comes back unchanged", 1, col_absent),
+            Case("col not in the row: the row comes back unchanged, as new arrays", 1, col_absent),
+            Case("a row that elimination empties: empty int and float arrays", 1, emptied),
             Case("work array all zeros after every call", 1, work_clean),
             Case("inputs not modified", 1, inputs_unchanged)]
 

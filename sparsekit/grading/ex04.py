@@ -66,7 +66,8 @@ def _magnitude():
             exp = ref_magnitude_mask(W, amount)
             if mask.sum() != exp.sum():
                 raise CaseFailure(f"the mask keeps {int(mask.sum())} weights, expected {int(exp.sum())}",
-                                  input=inp, hint="prune round(amount * W.size) weights")
+                                  input=inp, hint="prune round(amount * W.size) weights, with Python's round: "
+                                                  "a half goes to the even number (round(38.5) == 38)")
             assert_equal(mask, exp, "the mask", input=inp, hint=_MASK_HINT)
 
     def rounding(call, rng):
@@ -74,7 +75,8 @@ def _magnitude():
         inp = dict(W=W, amount=0.3)
         mask = _mask(call(W.copy(), 0.3), (3, 4), inp)
         assert_equal(int(mask.sum()), 8, "the number of kept weights", input=inp,
-                     hint="the number pruned is round(amount * W.size), as torch.nn.utils.prune does")
+                     hint="the number pruned is round(amount * W.size), as torch.nn.utils.prune does; Python's round "
+                          "sends a half to the even number (round(38.5) == 38)")
 
     def inputs_unchanged(call, rng):
         W = _weights(rng, (8, 8))
@@ -100,7 +102,7 @@ def _block():
             mask = _mask(call(W.copy(), (r, c), amount), shape, inp)
             assert_equal(mask, ref_block_mask(W, (r, c), amount), "the mask", input=inp,
                          hint="score each r x c block by its L2 norm and prune round(amount * n_blocks) "
-                              "whole blocks")
+                              "whole blocks (Python's round: a half goes to the even number)")
 
     def whole_blocks(call, rng):
         W = _weights(rng, (8, 8))

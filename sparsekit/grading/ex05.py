@@ -121,8 +121,18 @@ def _nbytes():
     def remainder(call, rng):
         one(call, (10, 12), (4, 1), 7, 4, 4)  # 3 block rows, the last one partial
 
+    def defaults(call, rng):  # float32 values and int32 indices unless told otherwise
+        shape, blocksize, nblocks = (64, 48), (4, 1), 100
+        inp = dict(shape=shape, blocksize=blocksize, nblocks=nblocks)
+        got = as_number(call(shape, blocksize, nblocks), "the byte count", input=inp)
+        exp = ref_bcsr_nbytes(shape, blocksize, nblocks)
+        if got != exp:
+            raise CaseFailure("the byte count with the default sizes is wrong", input=inp, expected=exp, actual=got,
+                              hint="value_bytes and index_bytes default to 4 (float32 values, int32 indices)")
+
     return [Case("20 random shapes, block shapes and byte sizes", 2, random),
-            Case("the number of block rows rounds up (10 rows, 4 x 1 blocks)", 1, remainder)]
+            Case("the number of block rows rounds up (10 rows, 4 x 1 blocks)", 1, remainder),
+            Case("the default byte sizes (4 and 4)", 1, defaults)]
 
 
 @question("ex05.bcsr_matvec", "y = A x for A in BCSR (with partial edge blocks)")

@@ -84,7 +84,11 @@ def _break_even():
         one(call, np.array([0.1, 0.3, 0.5, 0.7]), np.array([0.5, 1.0, 1.4, 2.0]))
         one(call, np.array([0.1, 0.3, 0.5]), np.array([0.5, 0.8, 1.0]))  # reaches 1 only at its last point
 
+    def first_crossing(call, rng):  # measured curves wobble: the first crossing counts, not the last
+        one(call, np.array([0.1, 0.3, 0.5, 0.7]), np.array([0.5, 1.5, 0.8, 2.0]))
+
     return [Case("15 random speedup curves", 2, random),
+            Case("a curve that dips below 1 again: the first crossing", 1, first_crossing),
             Case("already faster at the first sparsity", 1, at_start),
             Case("never faster: nan", 1, never),
             Case("a point exactly at speedup 1", 1, exact)]

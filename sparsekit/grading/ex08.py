@@ -107,8 +107,8 @@ def _choose():
         one(call, W, 0.3)
 
     def small_not_zero(call, rng):
-        W = np.full((4, 4), 1e-6)  # tiny but nonzero: sparsity 0
-        one(call, W, 0.5)
+        for tiny in (1e-6, 1e-12, 1e-300):  # nonzero however small (np.isclose(W, 0) calls 1e-12 zero)
+            one(call, np.full((4, 4), tiny), 0.5)
 
     return [Case("20 random matrices and thresholds", 2, random),
             Case("sparsity exactly at the threshold picks sparse", 1, at_threshold),

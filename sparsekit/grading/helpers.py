@@ -120,6 +120,17 @@ def assert_unchanged(before, after, names, *, input=None):
                               hint="work on copies or on new arrays; callers keep using their inputs")
 
 
+def assert_new_arrays(results, args, *, input=None):
+    """The prompt asks for new arrays: none of ``results`` may share memory with an argument
+    (returning an argument itself, or a view of it, hands the caller's own array back)."""
+    for r in results:
+        for a in args:
+            if isinstance(r, np.ndarray) and isinstance(a, np.ndarray) and np.shares_memory(r, a):
+                raise CaseFailure("the result shares memory with an argument (the same array, or a view of it)",
+                                  input=input, hint="return new arrays (np.array(...) or .copy()), "
+                                                    "even when nothing changes")
+
+
 def assert_clean(work, what: str = "the work array", *, input=None, hint=None):
     nz = np.flatnonzero(work)
     if nz.size:
