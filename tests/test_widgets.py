@@ -186,3 +186,16 @@ def test_widgets_import_lazily():
 
     with pytest.raises(AttributeError):
         w.no_such_widget
+
+
+def test_density_helpers_refuse_what_they_would_show_wrongly():
+    from sparsekit.widgets.density import break_even_density, csr_memory_bytes, dense_memory_bytes
+
+    with pytest.raises(ValueError, match="slider's range"):
+        DensityExplorer(n=50, density=1e-5, measure=False, plot=False)  # the slider would show 1e-4
+    with pytest.raises(ValueError, match="repeats"):
+        DensityExplorer(n=50, density=0.1, repeats=0, plot=False)
+    assert break_even_density(1, 1, 8, 8) == 0.0  # an empty CSR (indptr alone) already outweighs dense
+    for bad in (lambda: csr_memory_bytes(10, 5, 8, -4), lambda: dense_memory_bytes(3, 4, 2.5)):
+        with pytest.raises(ValueError, match="whole number of bytes"):
+            bad()

@@ -105,3 +105,14 @@ def test_explorer_leaves_the_matplotlib_backend_alone():
         assert matplotlib.get_backend() == "svg"
     finally:
         matplotlib.use(before)
+
+
+def test_n_m_methods_that_do_not_fit_w_are_left_out():
+    """A review found the dropdown offered 2:4 for a 10-wide W: choosing it raised inside the
+    callback (shown nowhere in the browser) and left the previous method's picture."""
+    W = np.random.default_rng(0).standard_normal((10, 10))
+    m = MaskExplorer(W)
+    assert "2:4" not in m.method.options and "magnitude" in m.method.options
+    assert "2:4" in MaskExplorer(np.ones((8, 16))).method.options
+    with pytest.raises(ValueError, match="none of the methods"):
+        MaskExplorer(W, methods=("2:4",))

@@ -26,15 +26,23 @@ def _check_dims(n_rows, n_cols):
             raise ValueError(f"{name} must be >= 1, got {d}")
 
 
+def _check_bytes(**sizes) -> None:
+    for name, b in sizes.items():
+        if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1:
+            raise ValueError(f"{name} must be a positive whole number of bytes, got {b!r}")
+
+
 def dense_memory_bytes(n_rows: int, n_cols: int, value_bytes: int = 8) -> int:
     """``n_rows * n_cols * value_bytes``: every entry stored, zeros included."""
     _check_dims(n_rows, n_cols)
+    _check_bytes(value_bytes=value_bytes)
     return int(n_rows) * int(n_cols) * int(value_bytes)
 
 
 def csr_memory_bytes(n_rows: int, nnz: int, value_bytes: int = 8, index_bytes: int = 4) -> int:
     """``nnz * (value_bytes + index_bytes) + (n_rows + 1) * index_bytes``: data, indices, indptr."""
     _check_dims(n_rows, 1)
+    _check_bytes(value_bytes=value_bytes, index_bytes=index_bytes)
     if isinstance(nnz, bool) or not isinstance(nnz, (int, np.integer)) or nnz < 0:
         raise ValueError(f"nnz must be a non-negative integer, got {nnz!r}")
     return int(nnz) * (int(value_bytes) + int(index_bytes)) + (int(n_rows) + 1) * int(index_bytes)
@@ -44,11 +52,13 @@ def break_even_density(n_rows: int, n_cols: int, value_bytes: int = 8, index_byt
     """The density below which CSR takes less memory than dense.
 
     Solve ``d*R*C*(v + i) + (R + 1)*i = R*C*v`` for ``d``: about
-    ``v / (v + i)``, i.e. 2/3 for float64 values with int32 indices.
+    ``v / (v + i)``, i.e. 2/3 for float64 values with int32 indices.  0 when even an empty
+    CSR matrix (its ``indptr`` alone) is larger than the dense one, as for a 1 x 1 matrix.
     """
     _check_dims(n_rows, n_cols)
+    _check_bytes(value_bytes=value_bytes, index_bytes=index_bytes)
     R, C, v, i = n_rows, n_cols, value_bytes, index_bytes
-    return (R * C * v - (R + 1) * i) / (R * C * (v + i))
+    return max(0.0, (R * C * v - (R + 1) * i) / (R * C * (v + i)))
 
 
 def random_sparse(n: int, density: float, seed: int = 0) -> np.ndarray:
@@ -79,6 +89,8 @@ def time_matvec(A_dense: np.ndarray, A_csr: CSR, x: np.ndarray, repeats: int = 7
 
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
 
     def med(f):
         f()  # warm-up (and JIT compile)
@@ -119,8 +131,10 @@ class DensityExplorer:
         import ipywidgets as W
 
         _check_dims(n, n)
-        if not 0.0 < float(density) <= 1.0:
-            raise ValueError(f"density must be in (0, 1], got {density}")
+        if not 1e-4 <= float(density) <= 1.0:  # the slider's range: a value outside it would be clamped
+            raise ValueError(f"density must be in [1e-4, 1] (the slider's range), got {density}")
+        if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+            raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
         self.n, self.measure, self.repeats, self.seed, self.show_plot = int(n), measure, repeats, seed, plot
         self.x = np.random.default_rng(seed + 1).standard_normal(self.n)
         self.history = []  # (density, dense_seconds, csr_seconds) of every measurement

@@ -97,6 +97,12 @@ def mask_summary(W, mask) -> dict:
             "energy_kept": float(W2[mask].sum()) / total if total > 0 else 1.0}
 
 
+def _fits(W, method: str) -> bool:
+    """Whether ``method`` applies to ``W`` (N:M needs in_channels to be a multiple of M)."""
+    kind, arg = _parse(method)
+    return kind != "nm" or W.shape[1] % arg[1] == 0
+
+
 class MaskExplorer:
     """Method dropdown + sparsity slider over a picture of what survives in ``W``.
 
@@ -111,6 +117,10 @@ class MaskExplorer:
         methods = tuple(methods)
         for m in methods:
             _parse(m)
+        fits = tuple(m for m in methods if _fits(self.W, m))
+        if not fits:
+            raise ValueError(f"none of the methods {methods} fits W of shape {self.W.shape}")
+        methods = fits  # an N:M whose M does not divide in_channels is left out of the dropdown
         self.method = w.Dropdown(options=methods, value=methods[0], description="method")
         self.sparsity = w.FloatSlider(value=sparsity, min=0.0, max=0.98, step=0.02, description="sparsity",
                                       continuous_update=False)
