@@ -37,8 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .cli import check_output_file
-from .grading.engine import (COMPILE_ENV, EXERCISE_SETS, RESULTS_ENV, SEED_ENV, TIMEOUT_ENV, get_question,
-                             questions_of)
+from .grading.engine import (COMPILE_ENV, EXERCISE_SETS, RESULTS_ENV, SEED_ENV, TIMEOUT_ENV, check_seconds,
+                             get_question, questions_of)
 
 CHECK_CALL = re.compile(r"""check\(\s*["'](ex\d\d\.\w+)["']""")
 SET_IN_NAME = re.compile(r"(?<!\d)(\d\d)_")  # 01_topic, alice_01_topic; not the 24_ of 2024_
@@ -310,11 +310,13 @@ def main(argv=None) -> int:
                                                                 "learners saw")
     parser.add_argument("--jobs", type=int, default=2, help="notebooks graded at once (default 2)")
     args = parser.parse_args(argv)
-    for flag, value, zero_ok in (("--timeout", args.timeout, False), ("--case-timeout", args.case_timeout, False),
-                                 ("--compile-time", args.compile_time, True)):
-        if value is not None and not (math.isfinite(value) and (value > 0 or (zero_ok and value == 0))):
-            parser.error(f"argument {flag}: must be a finite number of seconds "
-                         f"{'>= 0' if zero_ok else '> 0'}, got {value}")
+    for flag, value, positive in (("--timeout", args.timeout, True), ("--case-timeout", args.case_timeout, True),
+                                  ("--compile-time", args.compile_time, False)):
+        if value is not None:
+            try:
+                check_seconds(f"argument {flag}:", value, positive=positive)
+            except ValueError as exc:
+                parser.error(str(exc))
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     try:

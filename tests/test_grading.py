@@ -628,7 +628,7 @@ def test_a_learner_base_exception_and_a_bad_timeout_are_named():
         assert r.score == 0 and all(f"your function raised {name}" in c.message for c in r.cases), \
             [c.message for c in r.cases]
     r = check("ex07.break_even", raises_base, timeout="abc")
-    assert "timeout must be a non-negative number of seconds" in r.error and r.max_score > 0
+    assert "timeout must be a finite number of seconds >= 0" in r.error and r.max_score > 0
 
 
 def test_prompt_requirements_are_checked_on_every_seed():

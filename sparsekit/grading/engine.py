@@ -393,14 +393,14 @@ def check(question_id: str, func, *, timeout: float | None = None, seed: int | N
         return result
 
 
-def _seconds(name: str, value) -> float:
-    """A finite, non-negative number of seconds, else ``ValueError`` naming ``name``."""
+def check_seconds(name: str, value, *, positive: bool = False) -> float:
+    """A finite, non-negative (``positive``: > 0) number of seconds, else ``ValueError`` naming ``name``."""
     try:
         v = float(value)
     except (TypeError, ValueError):
         v = float("nan")
-    if isinstance(value, (bool, np.bool_)) or not math.isfinite(v) or v < 0:
-        raise ValueError(f"{name} must be a non-negative number of seconds, got {value!r}")
+    if isinstance(value, (bool, np.bool_)) or not math.isfinite(v) or v < 0 or (positive and v == 0):
+        raise ValueError(f"{name} must be a finite number of seconds {'> 0' if positive else '>= 0'}, got {value!r}")
     return v
 
 
@@ -425,8 +425,8 @@ def _check(qid, func, timeout, seed, compile_time) -> CheckResult:
     if compile_time is None:
         compile_time = _env_float(COMPILE_ENV, COMPILE_ALLOWANCE)
     try:
-        timeout = max(_seconds("timeout", timeout), 0.01)
-        compile_time = _seconds("compile_time", compile_time)
+        timeout = max(check_seconds("timeout", timeout), 0.01)
+        compile_time = check_seconds("compile_time", compile_time)
     except ValueError as exc:
         result = CheckResult(qid, q.title, [CaseResult(c.name, 0, c.points, "not run") for c in cases],
                              error=str(exc))

@@ -18,12 +18,16 @@ __all__ = ["dense_memory_bytes", "csr_memory_bytes", "break_even_density", "rand
            "time_matvec", "DensityExplorer"]
 
 
-def _check_dims(n_rows, n_cols):
-    for name, d in (("n_rows", n_rows), ("n_cols", n_cols)):
+def _check_positive(**values):
+    for name, d in values.items():
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
             raise TypeError(f"{name} must be an integer, got {d!r}")
         if d < 1:
             raise ValueError(f"{name} must be >= 1, got {d}")
+
+
+def _check_dims(n_rows, n_cols):
+    _check_positive(n_rows=n_rows, n_cols=n_cols)
 
 
 def _check_bytes(**sizes) -> None:
@@ -87,10 +91,7 @@ def time_matvec(A_dense: np.ndarray, A_csr: CSR, x: np.ndarray, repeats: int = 7
     import numba
     from threadpoolctl import threadpool_limits
 
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
-    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
-        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    _check_positive(threads=threads, repeats=repeats)
 
     def med(f):
         f()  # warm-up (and JIT compile)
@@ -133,8 +134,7 @@ class DensityExplorer:
         _check_dims(n, n)
         if not 1e-4 <= float(density) <= 1.0:  # the slider's range: a value outside it would be clamped
             raise ValueError(f"density must be in [1e-4, 1] (the slider's range), got {density}")
-        if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
-            raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+        _check_positive(repeats=repeats)
         self.n, self.measure, self.repeats, self.seed, self.show_plot = int(n), measure, repeats, seed, plot
         self.x = np.random.default_rng(seed + 1).standard_normal(self.n)
         self.history = []  # (density, dense_seconds, csr_seconds) of every measurement

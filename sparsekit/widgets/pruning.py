@@ -79,7 +79,7 @@ def pattern_mask(W, method: str, sparsity: float = 0.5) -> np.ndarray:
         return magnitude_mask(Wf, float(sparsity))
     if kind == "block":
         return block_mask(Wf, float(sparsity), arg)
-    if W.shape[1] % arg[1]:
+    if not _fits(W, method):
         raise ValueError(f"N:M needs in_channels ({W.shape[1]}) to be a multiple of M={arg[1]}")
     return nm_mask(Wf, *arg)
 
