@@ -14,6 +14,8 @@ channels, so MNN's "1x4" (4 output channels) is our ``(4, 1)``.
 * :func:`block_mask` -- drop whole ``r x c`` blocks with the smallest norm.
 * :func:`nm_mask` -- N:M sparsity (keep ``n`` of every ``m`` consecutive
   weights along the input dimension, 2:4 as in NVIDIA's sparse tensor cores).
+* :func:`pattern_mask` -- any of the three by its short name: ``"magnitude"``
+  (or ``"1x1"``), a block ``"RxC"`` such as ``"4x1"``, or ``"N:M"`` such as ``"2:4"``.
 * :func:`cubic_sparsity` / :class:`GradualPruner` -- the gradual schedule of
   Zhu & Gupta (2017), "To prune, or not to prune".
 * :func:`choose_format` / :func:`to_sparse` -- keep a layer dense or store it
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import json
 import numbers
+import re
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +42,8 @@ __all__ = [
     "block_mask",
     "block_sparsity",
     "nm_mask",
+    "parse_pattern",
+    "pattern_mask",
     "prune",
     "cubic_sparsity",
     "GradualPruner",
@@ -212,6 +217,46 @@ def nm_mask(W, n: int = 2, m: int = 4) -> np.ndarray:
     keep = np.zeros(groups.shape, dtype=bool)
     np.put_along_axis(keep, order[:, :, :n], True, axis=2)
     return keep.reshape(W.shape)
+
+
+_BLOCK_PATTERN = re.compile(r"^(\d+)x(\d+)$")
+_NM_PATTERN = re.compile(r"^(\d+):(\d+)$")
+
+
+def parse_pattern(method: str) -> tuple:
+    """``"magnitude"``/``"1x1"`` -> ``("magnitude", None)``, ``"4x1"`` -> ``("block", (4, 1))``,
+    ``"2:4"`` -> ``("nm", (2, 4))``; a clear error on anything else."""
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a string such as 'magnitude', '4x1' or '2:4', got {type(method).__name__}")
+    if method in ("magnitude", "1x1"):
+        return ("magnitude", None)
+    m = _BLOCK_PATTERN.match(method)
+    if m:
+        r, c = int(m.group(1)), int(m.group(2))
+        if r < 1 or c < 1:
+            raise ValueError(f"block method {method!r} needs positive sizes")
+        return ("block", (r, c))
+    m = _NM_PATTERN.match(method)
+    if m:
+        n, mm = int(m.group(1)), int(m.group(2))
+        if not 1 <= n <= mm:
+            raise ValueError(f"N:M method {method!r} needs 1 <= N <= M")
+        return ("nm", (n, mm))
+    raise ValueError(f"unknown method {method!r}: use 'magnitude' (or '1x1'), a block 'RxC' (e.g. '4x1') "
+                     "or 'N:M' (e.g. '2:4')")
+
+
+def pattern_mask(W, method: str, amount=0.5) -> np.ndarray:
+    """Keep-mask of ``W`` for a pattern named as in :func:`parse_pattern`, at sparsity ``amount``.
+
+    N:M fixes its own sparsity ``1 - N/M`` and ignores ``amount``; it needs
+    ``W.shape[1]`` to be a multiple of ``M``.
+    """
+    kind, arg = parse_pattern(method)
+    W = _check_weight(W)
+    if kind == "nm":
+        return nm_mask(W, *arg)
+    return magnitude_mask(W, amount) if kind == "magnitude" else block_mask(W, amount, arg)
 
 
 def prune(W, amount=None, method: str = "magnitude", *, blocksize=(4, 1), n: int = 2, m: int = 4):

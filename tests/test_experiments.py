@@ -85,3 +85,10 @@ def test_latency_run_refuses_what_it_would_record_wrongly():
                         ({"threads": 0}, latency.QUICK), ({"threads": 1}, dict(latency.QUICK, repeats=0))):
         with pytest.raises(ValueError, match="threads must be|repeats"):
             latency.run(cfg, torch_ref=False, log=lambda *a: None, **kwargs)
+
+
+def test_latency_patterns_are_blocks_and_checked_before_the_build():
+    assert [latency.pattern_blocksize(p) for p in ("1x1", "4x1", "8x1", "2x2")] == [(1, 1), (4, 1), (8, 1), (2, 2)]
+    for bad, match in (("2:4", "N:M has no kernel"), ("4by1", "unknown method")):
+        with pytest.raises(ValueError, match=match):
+            latency.run(dict(latency.QUICK, patterns=["1x1", bad]), torch_ref=False, log=lambda *a: None)

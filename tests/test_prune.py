@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from sparsekit import BCSR, CSR
 from sparsekit.prune import (
     MNN_THRESHOLDS, GradualPruner, block_mask, block_sparsity, break_even, choose_format, cubic_sparsity,
-    global_magnitude_masks, load_break_even, magnitude_mask, nm_mask, prune, sparsity, to_sparse,
+    global_magnitude_masks, load_break_even, magnitude_mask, nm_mask, parse_pattern, pattern_mask, prune, sparsity,
+    to_sparse,
 )
 
 shapes = st.tuples(st.integers(1, 24), st.integers(1, 24))
@@ -125,6 +126,25 @@ def test_prune_returns_pruned_weight_and_mask():
         prune(W, 0.9, "nm")
     with pytest.raises(ValueError, match="method"):
         prune(W, 0.5, "random")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pattern_mask_is_the_named_mask(seed):
+    W = weight((16, 24), seed)
+    np.testing.assert_array_equal(pattern_mask(W, "magnitude", 0.7), magnitude_mask(W, 0.7))
+    np.testing.assert_array_equal(pattern_mask(W, "1x1", 0.7), magnitude_mask(W, 0.7))
+    for r, c in ((4, 1), (1, 4), (8, 1), (3, 5)):
+        np.testing.assert_array_equal(pattern_mask(W, f"{r}x{c}", 0.6), block_mask(W, 0.6, (r, c)))
+    np.testing.assert_array_equal(pattern_mask(W, "2:4", 0.123), nm_mask(W, 2, 4))  # N:M ignores the amount
+    assert parse_pattern("8x1") == ("block", (8, 1)) and parse_pattern("1:4") == ("nm", (1, 4))
+
+
+@pytest.mark.parametrize("bad,exc,msg", [("4x", ValueError, "unknown method"), ("0x4", ValueError, "positive"),
+                                         ("3:2", ValueError, "1 <= N <= M"), ("0:4", ValueError, "1 <= N <= M"),
+                                         ("block", ValueError, "unknown method"), (4, TypeError, "string")])
+def test_pattern_names_are_checked(bad, exc, msg):
+    with pytest.raises(exc, match=msg):
+        pattern_mask(weight((4, 8), 0), bad, 0.5)
 
 
 def test_cubic_schedule():

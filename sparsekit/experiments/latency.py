@@ -31,13 +31,21 @@ import time
 import numpy as np
 
 from ..cli import check_output_folder
-from ..prune import block_mask, magnitude_mask, sparsity
+from ..prune import parse_pattern, pattern_mask, sparsity
 from .common import environment, interleaved_times, out_dir, write_json
 
 QUICK = dict(width=0.25, resolution=64, sparsities=[0.5, 0.9], patterns=["1x1", "4x1"], repeats=3, warmup=1)
 FULL = dict(width=1.0, resolution=224, sparsities=[0.5, 0.7, 0.8, 0.9], patterns=["1x1", "4x1", "1x4", "8x1"], repeats=15,
             warmup=3)
-PATTERNS = {"1x1": (1, 1), "4x1": (4, 1), "1x4": (1, 4), "8x1": (8, 1)}
+
+
+def pattern_blocksize(pattern) -> tuple:
+    """``"1x1"`` -> ``(1, 1)``, ``"8x1"`` -> ``(8, 1)``: the block a pattern runs with (N:M has no CPU kernel)."""
+    kind, arg = parse_pattern(pattern)
+    if kind == "nm":
+        raise ValueError(f"pattern {pattern!r}: the latency run times block patterns ('1x1', 'RxC'); "
+                         "N:M has no kernel of its own here")
+    return arg or (1, 1)
 
 
 def build(width, resolution, seed=0):
@@ -55,10 +63,9 @@ def pointwise_layers(model):
 def pruned_copy(model, s, pattern):
     """A copy with every pointwise weight pruned to sparsity ``s`` in ``pattern`` blocks."""
     m = copy.deepcopy(model)
-    bs = PATTERNS[pattern]
+    pattern_blocksize(pattern)
     for l in pointwise_layers(m):
-        mask = magnitude_mask(l.W, s) if bs == (1, 1) else block_mask(l.W, s, bs)
-        l.set_mask(mask)
+        l.set_mask(pattern_mask(l.W, pattern, s))
         l.mask = None  # zeros stay in W; without a mask the layer does not sparsify itself: dense reference
     return m
 
@@ -148,6 +155,8 @@ def run(cfg, threads=1, seed=0, torch_ref=True, clock="cpu", log=print):
         raise ValueError(f"cfg['repeats'] must be an int >= 1, got {cfg.get('repeats')!r}")
     if clock == "cpu" and threads != 1:
         raise ValueError("process CPU time sums over threads; use clock='wall' with threads > 1")
+    for pat in cfg["patterns"]:
+        pattern_blocksize(pat)  # a bad pattern fails before the networks are built
     numba.set_num_threads(threads)
     rng = np.random.default_rng(seed)
     dense = build(cfg["width"], cfg["resolution"], seed)
@@ -182,10 +191,10 @@ def run(cfg, threads=1, seed=0, torch_ref=True, clock="cpu", log=print):
                 for mode in ("sparse", "auto"):
                     net = copy.deepcopy(ref)
                     if mode == "sparse":
-                        bs = PATTERNS[pat]
+                        bs = pattern_blocksize(pat)
                         choices = net.sparsify(force="csr" if bs == (1, 1) else bs)
                     else:
-                        choices = net.sparsify(blocksizes=[(1, 1), PATTERNS[pat]])
+                        choices = net.sparsify(blocksizes=[(1, 1), pattern_blocksize(pat)])
                     ok, err = close(net(x), y_ref)
                     row = {"sparsity": s, "pattern": pat, "mode": mode, "matches_dense": ok, "max_rel_err": err,
                            "formats": [type(l.kernel).__name__ if l.is_sparse else "dense"

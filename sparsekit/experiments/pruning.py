@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cli import check_output_folder
-from ..prune import GradualPruner, block_mask, magnitude_mask, nm_mask
+from ..prune import GradualPruner, parse_pattern, pattern_mask
 from .common import RESULTS, environment, out_dir, write_json
 
 QUICK = dict(
@@ -47,23 +47,16 @@ FULL = dict(
     mlp=dict(sizes=(64, 256, 256, 10), dense_epochs=40, ft_epochs=30, lr=1e-3),
     cnn=dict(widths=(32, 64, 128), dense_epochs=20, ft_epochs=12, lr=2e-3, n_train=None),
 )
-BLOCKS = {"1x1": (1, 1), "4x1": (4, 1), "1x4": (1, 4)}
-NM = {"2:4": (2, 4), "1:4": (1, 4)}
+
+
+def _is_nm(pattern) -> bool:
+    return parse_pattern(pattern)[0] == "nm"
 
 
 def pattern_sparsity(pattern, s):
     """The sparsity a pattern runs at: N:M patterns have their own fixed one."""
-    if pattern in NM:
-        n, m = NM[pattern]
-        return 1.0 - n / m
-    return s
-
-
-def make_mask(W, pattern, s):
-    if pattern in NM:
-        return nm_mask(W, *NM[pattern])
-    bs = BLOCKS[pattern]
-    return magnitude_mask(W, s) if bs == (1, 1) else block_mask(W, s, bs)
+    kind, arg = parse_pattern(pattern)
+    return 1.0 - arg[0] / arg[1] if kind == "nm" else s
 
 
 def setup(model_name, cfg, seed):
@@ -101,15 +94,15 @@ def prune_run(dense_model, dense_layers, data, pattern, s, schedule, c, seed):
     steps_per_epoch = -(-len(Xtr) // 64)
     if schedule in ("oneshot", "oneshot_ft"):
         for l in layers:
-            l.set_mask(make_mask(l.W, pattern, s))
+            l.set_mask(pattern_mask(l.W, pattern, s))
         if schedule == "oneshot_ft":
             train(model, Xtr, ytr, Adam(c["lr"] / 2), epochs=c["ft_epochs"], seed=seed + 1, layers=layers)
     else:
         total = c["ft_epochs"] * steps_per_epoch
         end = max(1, int(0.7 * total))
-        method = "magnitude" if BLOCKS[pattern] == (1, 1) else "block"
+        method, blocksize = parse_pattern(pattern)
         pruner = GradualPruner(s, begin_step=0, end_step=end, frequency=max(1, steps_per_epoch // 2),
-                               method=method, blocksize=BLOCKS[pattern])
+                               method=method, blocksize=blocksize or (1, 1))
         train(model, Xtr, ytr, Adam(c["lr"] / 2), epochs=c["ft_epochs"], seed=seed + 1, pruner=pruner,
               layers=layers)
         # the schedule ends exactly at s; make sure the final mask is the target one
@@ -134,7 +127,7 @@ def run_one(model_name, seed, cfg, log=print):
         log(f"{model_name} seed {seed}: dense test accuracy {acc0:.4f}")
         for pattern in cfg["patterns"]:
             for s in sorted({pattern_sparsity(pattern, s) for s in cfg["sparsities"]}):
-                for sched in ["oneshot", "oneshot_ft"] + ([] if pattern in NM else ["gradual"]):
+                for sched in ["oneshot", "oneshot_ft"] + ([] if _is_nm(pattern) else ["gradual"]):
                     acc, ach = prune_run(dense, layers, data, pattern, s, sched, c, seed)
                     runs.append({"model": model_name, "seed": seed, "pattern": pattern, "sparsity": s,
                                  "schedule": sched, "acc": acc, "achieved_sparsity": ach,
@@ -207,7 +200,7 @@ def plot_accuracy(doc, path):
                     continue
                 xs = [t["sparsity"] for t in rows]
                 ys = [100 * t["acc_mean"] for t in rows]
-                ax.plot(xs, ys, ls, marker="o" if pat not in NM else "s", color=colors[pat], ms=4,
+                ax.plot(xs, ys, ls, marker="s" if _is_nm(pat) else "o", color=colors[pat], ms=4,
                         label=f"{pat} {sched}")
         ax.axhline(100 * S["dense_acc_mean"], color="k", lw=0.8, label="dense")
         ax.axhline(100 * S["dense_acc_mean"] - 1, color="k", lw=0.8, ls=":", label="dense - 1 point")
@@ -237,10 +230,10 @@ def pareto(doc, latency_doc):
              for r in latency_doc["rows"] if r["mode"] == mode}
     pts = [{"pattern": "dense", "sparsity": 0.0, "speedup": 1.0, "acc": S["dense_acc_mean"]}]
     for t in S["table"]:
-        want = "gradual" if t["pattern"] not in NM else "oneshot_ft"
+        want = "oneshot_ft" if _is_nm(t["pattern"]) else "gradual"
         if t["schedule"] != want:
             continue
-        key = ("1x1" if t["pattern"] in NM else t["pattern"], round(t["sparsity"], 4))
+        key = ("1x1" if _is_nm(t["pattern"]) else t["pattern"], round(t["sparsity"], 4))
         if key in speed:
             pts.append({"pattern": t["pattern"], "sparsity": t["sparsity"], "speedup": speed[key], "acc": t["acc_mean"]})
     for p in pts:

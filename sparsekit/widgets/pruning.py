@@ -18,19 +18,16 @@ from __future__ import annotations
 
 import io
 import numbers
-import re
 
 import numpy as np
 
-from ..prune import block_mask, magnitude_mask, nm_mask
+from ..prune import parse_pattern
+from ..prune import pattern_mask as _prune_pattern_mask
 
 __all__ = ["METHODS", "pattern_mask", "mask_summary", "MaskExplorer"]
 
 #: Methods offered by the explorer, in its dropdown order.
 METHODS = ("magnitude", "4x1", "1x4", "2:4", "1:4")
-
-_BLOCK = re.compile(r"^(\d+)x(\d+)$")
-_NM = re.compile(r"^(\d+):(\d+)$")
 
 
 def _check_W(W) -> np.ndarray:
@@ -46,42 +43,20 @@ def _check_W(W) -> np.ndarray:
     return W
 
 
-def _parse(method):
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a string such as 'magnitude', '4x1' or '2:4', got {type(method).__name__}")
-    if method == "magnitude":
-        return ("magnitude", None)
-    m = _BLOCK.match(method)
-    if m:
-        r, c = int(m.group(1)), int(m.group(2))
-        if r < 1 or c < 1:
-            raise ValueError(f"block method {method!r} needs positive sizes")
-        return ("block", (r, c))
-    m = _NM.match(method)
-    if m:
-        n, mm = int(m.group(1)), int(m.group(2))
-        if not 1 <= n <= mm:
-            raise ValueError(f"N:M method {method!r} needs 1 <= N <= M")
-        return ("nm", (n, mm))
-    raise ValueError(f"unknown method {method!r}: use 'magnitude', a block 'RxC' (e.g. '4x1') or 'N:M' (e.g. '2:4')")
-
-
 def pattern_mask(W, method: str, sparsity: float = 0.5) -> np.ndarray:
-    """Boolean keep-mask of ``W`` for ``method`` at ``sparsity`` (ignored by N:M, whose sparsity is ``1 - N/M``)."""
+    """Boolean keep-mask of ``W`` for ``method`` at ``sparsity`` (ignored by N:M, whose sparsity is ``1 - N/M``).
+
+    :func:`sparsekit.prune.pattern_mask` with the explorer's checks and wording.
+    """
     W = _check_W(W)
-    kind, arg = _parse(method)
+    kind, arg = parse_pattern(method)
     if isinstance(sparsity, (bool, np.bool_)) or not isinstance(sparsity, (numbers.Real, np.floating)):
         raise TypeError(f"sparsity must be a number in [0, 1], got {sparsity!r}")
     if not 0.0 <= float(sparsity) <= 1.0:
         raise ValueError(f"sparsity must be in [0, 1], got {sparsity}")
-    Wf = W.astype(np.float64)
-    if kind == "magnitude":
-        return magnitude_mask(Wf, float(sparsity))
-    if kind == "block":
-        return block_mask(Wf, float(sparsity), arg)
     if not _fits(W, method):
         raise ValueError(f"N:M needs in_channels ({W.shape[1]}) to be a multiple of M={arg[1]}")
-    return nm_mask(Wf, *arg)
+    return _prune_pattern_mask(W.astype(np.float64), method, float(sparsity))
 
 
 def mask_summary(W, mask) -> dict:
@@ -99,7 +74,7 @@ def mask_summary(W, mask) -> dict:
 
 def _fits(W, method: str) -> bool:
     """Whether ``method`` applies to ``W`` (N:M needs in_channels to be a multiple of M)."""
-    kind, arg = _parse(method)
+    kind, arg = parse_pattern(method)
     return kind != "nm" or W.shape[1] % arg[1] == 0
 
 
@@ -116,7 +91,7 @@ class MaskExplorer:
         self.W = _check_W(W)
         methods = tuple(methods)
         for m in methods:
-            _parse(m)
+            parse_pattern(m)
         fits = tuple(m for m in methods if _fits(self.W, m))
         if not fits:
             raise ValueError(f"none of the methods {methods} fits W of shape {self.W.shape}")
@@ -153,7 +128,7 @@ class MaskExplorer:
     def update(self):
         png, s = self.render(self.method.value, self.sparsity.value)
         self.image.value = png
-        note = " (N:M fixes its own sparsity)" if _parse(self.method.value)[0] == "nm" else ""
+        note = " (N:M fixes its own sparsity)" if parse_pattern(self.method.value)[0] == "nm" else ""
         self.info.value = (f"<b>{self.method.value}</b>: sparsity {s['sparsity']:.3f}{note}, "
                            f"{s['kept']} weights kept, {100 * s['energy_kept']:.1f}% of the squared norm kept")
         return s
