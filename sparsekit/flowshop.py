@@ -86,6 +86,19 @@ def _check_p(p) -> np.ndarray:
     return arr
 
 
+def _big_m(p: np.ndarray, big_m, *, at_least: float = 0.0) -> float:
+    """``H``: the sum of all processing times by default, else a finite ``big_m >= at_least`` (and > 0)."""
+    if big_m is None:
+        return float(p.sum())
+    if isinstance(big_m, (str, bytes, bool, np.bool_)) or not np.isscalar(big_m) or np.iscomplexobj(big_m):
+        raise TypeError(f"big_m must be a real number, got {big_m!r}")
+    H = float(big_m)
+    if not np.isfinite(H) or H <= 0 or H < at_least:
+        need = f" and >= {at_least:g} (the largest p[j,k] + p[l,k] of two jobs on one machine)" if at_least else ""
+        raise ValueError(f"big_m must be a finite number > 0{need}, got {big_m!r}")
+    return H
+
+
 # ---------------------------------------------------------------------------
 # the model container
 # ---------------------------------------------------------------------------
@@ -293,7 +306,7 @@ def manne(p, *, per_machine: bool = False, big_m: float | None = None) -> FlowSh
     """
     p = _check_p(p)
     n, m = p.shape
-    H = float(p.sum()) if big_m is None else float(big_m)
+    H = _big_m(p, big_m)
     b = _Builder()
     C = b.add_vars("C[j,k] completion times", n * m, 0.0, np.inf, False).reshape(n, m)
     cmax = int(b.add_vars("Cmax", 1, 0.0, np.inf, False, cost=1.0)[0])
@@ -331,10 +344,13 @@ def liao_you(p, *, bound_as_row: bool = True, big_m: float | None = None) -> Flo
     second.  With ``bound_as_row=True`` the upper bound is a row ``q <= ...``
     (one nonzero); otherwise it is a bound on the variable and the matrix
     has half the rows.
+    ``H`` (``big_m``, default the sum of all processing times) must cover the
+    two longest jobs on one machine, or that upper bound would be negative.
     """
     p = _check_p(p)
     n, m = p.shape
-    H = float(p.sum()) if big_m is None else float(big_m)
+    pair_max = float(np.sort(p, axis=0)[-2:].sum(axis=0).max()) if n > 1 else 0.0
+    H = _big_m(p, big_m, at_least=pair_max)  # else q's upper bound H - p[j,k] - p[l,k] is negative
     b = _Builder()
     C = b.add_vars("C[j,k] completion times", n * m, 0.0, np.inf, False).reshape(n, m)
     cmax = int(b.add_vars("Cmax", 1, 0.0, np.inf, False, cost=1.0)[0])
@@ -428,6 +444,8 @@ def permutation_makespan(p, order) -> float:
     p = _check_p(p)
     n, m = p.shape
     order = np.asarray(order)
+    if order.dtype.kind not in "iu":
+        raise TypeError(f"order must be a permutation of the job numbers 0..{n - 1} (integers), got dtype {order.dtype}")
     if sorted(order.tolist()) != list(range(n)):
         raise ValueError(f"order must be a permutation of 0..{n - 1}, got {order.tolist()}")
     done = np.zeros(m)

@@ -173,3 +173,23 @@ def test_bad_sizes_and_orders():
         permutation_makespan(np.ones((3, 2)), [0, 0, 1])
     with pytest.raises(ValueError, match="n <= 9"):
         best_permutation_makespan(np.ones((10, 2)))
+    with pytest.raises(TypeError, match="integers"):
+        permutation_makespan(np.ones((3, 2)), [0.0, 2.0, 1.0])  # numpy would index with floats no further
+
+
+@pytest.mark.parametrize("bad,exc", [(0.0, ValueError), (-5, ValueError), (np.nan, ValueError), (np.inf, ValueError),
+                                     ("100", TypeError), (True, TypeError), ([100.0], TypeError)])
+def test_big_m_is_checked(bad, exc):
+    p = np.array([[3.0, 4.0], [5.0, 1.0], [2.0, 6.0]])
+    for build in (manne, liao_you):
+        with pytest.raises(exc, match="big_m"):
+            build(p, big_m=bad)
+
+
+def test_liao_you_big_m_must_cover_two_jobs():
+    p = np.array([[3.0, 4.0], [5.0, 1.0], [2.0, 6.0]])  # largest pair: 4 + 6 on machine 1
+    with pytest.raises(ValueError, match=">= 10"):
+        liao_you(p, big_m=9.5)
+    model = liao_you(p, big_m=10, bound_as_row=False)
+    assert model.ub.min() >= 0  # q <= H - p[j,k] - p[l,k] is a real bound
+    assert manne(p, big_m=9.5).n_rows == manne(p).n_rows  # Manne takes any positive H

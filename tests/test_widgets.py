@@ -73,8 +73,9 @@ def test_trace_rejects_bad_input():
         trace_axpy([(5, 1.0)], 2.0, [(1, 1.0)], size=3)  # index out of range
     with pytest.raises(ValueError, match="size mismatch"):
         trace_axpy(SparseVector([0], [1.0], 3), 1.0, SparseVector([0], [1.0], 4))
-    with pytest.raises(TypeError, match="r must be"):
-        trace_axpy([(0, 1.0)], "two", [(1, 1.0)], size=3)
+    for r in ("two", "2", [2.0]):  # float("2") would parse; SparseVector.axpy refuses a string too
+        with pytest.raises(TypeError, match="r must be"):
+            trace_axpy([(0, 1.0)], r, [(1, 1.0)], size=3)
 
 
 # ---------------------------------------------------------------------------

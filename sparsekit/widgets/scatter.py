@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..vector import SparseVector
+from ..vector import SparseVector, _real
 
 __all__ = ["Step", "trace_axpy", "format_step", "ScatterStepper", "SEED_EXAMPLE"]
 
@@ -72,10 +72,7 @@ def trace_axpy(u, r, v, size: int | None = None) -> list:
     v_pairs, n_v = _as_pairs(v, size if size is not None else n)
     if n_v != n:
         raise ValueError(f"size mismatch: {n} and {n_v}")
-    try:
-        r = float(r)
-    except (TypeError, ValueError):
-        raise TypeError(f"r must be a real number, got {r!r}") from None
+    r = _real("r", r)
 
     w = np.zeros(n)
     out = [list(p) for p in u_pairs]
