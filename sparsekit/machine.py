@@ -84,7 +84,12 @@ def machine_report() -> dict:
 
 def format_report(report: dict | None = None) -> str:
     """The report as a few readable lines."""
-    r = report or machine_report()
+    r = machine_report() if report is None else report
+    keys = ("cpu", "arch", "cores", "simd_level", "simd_flags", "llvm_host_cpu", "blas", "env", "python", "numpy",
+            "scipy", "numba")
+    missing = [k for k in keys if not isinstance(r, dict) or k not in r]
+    if missing:
+        raise ValueError(f"not a machine report (from sparsekit.machine.machine_report()): missing {missing}")
     blas = "; ".join(
         f"{b['internal_api']} {b['version']} kernel={b['architecture']} threads={b['num_threads']}"
         for b in r["blas"]

@@ -102,3 +102,13 @@ def test_python_m_sparsekit_refuses_an_unknown_command(capsys):
     err = capsys.readouterr().err
     assert "unknown command 'benchmark'" in err and "bench" in err
     assert main([]) == 0 and "commands:" in capsys.readouterr().out
+
+
+def test_format_report_reads_a_report_and_names_a_wrong_one():
+    from sparsekit.machine import format_report, machine_report
+
+    rep = machine_report()
+    assert format_report(rep).splitlines()[0].startswith("CPU") and rep["cpu"] in format_report(rep)
+    for bad in ({}, {"cpu": "x"}, [1, 2]):  # {} used to fall back to this machine's report
+        with pytest.raises(ValueError, match="not a machine report"):
+            format_report(bad)

@@ -50,6 +50,10 @@ def test_block_sparse_matrix_zeros_whole_tiles():
     assert np.all(full | empty)                      # every tile is all-or-nothing
     assert empty.sum() == round(0.75 * 16 * 24)      # exactly the requested share
     assert A.dtype == np.float32
+    assert block_sparse_matrix((8, 8), 0.5, dtype=np.float64).dtype == np.float64
+    for bad in (np.int32, "int8", bool, "nonsense"):  # normals cast to int would be mostly 0
+        with pytest.raises(TypeError, match="dtype must be a floating"):
+            block_sparse_matrix((8, 8), 0.5, dtype=bad)
 
 
 def test_block_pruned_matrix_stored_in_its_own_block_has_no_padding():

@@ -67,6 +67,12 @@ def block_sparse_matrix(shape, sparsity, pattern=(1, 1), *, seed=0, dtype=np.flo
     M, N = _check_block("shape", shape)
     r, c = _check_block("pattern", pattern)
     s = _check_sparsity(sparsity)
+    try:
+        floating = np.issubdtype(np.dtype(dtype), np.floating)
+    except TypeError:
+        floating = False
+    if not floating:
+        raise TypeError(f"dtype must be a floating type (the kept entries are standard normal), got {dtype!r}")
     rng = np.random.default_rng(seed)
     mb, nb = -(-M // r), -(-N // c)
     n_tiles = mb * nb
