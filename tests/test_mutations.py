@@ -480,6 +480,13 @@ def bcsr_transposed_blocks(A, blocksize):
     return _bcsr_base(A, blocksize, transpose_blocks=True)
 
 
+@mutant("ex05.dense_to_bcsr")
+def bcsr_built_from_lists(A, blocksize):
+    """Right for every matrix with a nonzero; an all-zero one gives data of shape (0,)."""
+    data, cols, indptr = _bcsr_base(A, blocksize)
+    return np.array(list(data)), cols, indptr
+
+
 @mutant("ex05.bcsr_nbytes")
 def nbytes_floor(shape, blocksize, nblocks, value_bytes=4, index_bytes=4):
     r, c = blocksize

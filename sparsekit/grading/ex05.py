@@ -86,6 +86,10 @@ def _dense_to_bcsr():
         inp = dict(A=A, blocksize=(2, 4))
         _check_bcsr(call(A.copy(), (2, 4)), A, (2, 4), inp)
 
+    def all_zero(call, rng):
+        A = np.zeros((3, 5))  # no block is stored: data is (0, 2, 2), indptr all zeros
+        _check_bcsr(call(A.copy(), (2, 2)), A, (2, 2), dict(A=A, blocksize=(2, 2)))
+
     def inputs_unchanged(call, rng):
         A = _random_matrix(rng)
         before = snapshot(A)
@@ -96,6 +100,7 @@ def _dense_to_bcsr():
     return [Case("10 random matrices whose shape is a multiple of the block", 2, multiples),
             Case("10 random matrices with partial blocks at the edges", 2, remainders),
             Case("a nonzero only in the bottom-right partial block", 1, corner),
+            Case("an all-zero matrix (no block stored)", 1, all_zero),
             Case("input not modified", 1, inputs_unchanged)]
 
 
