@@ -672,7 +672,7 @@ def test_prompt_requirements_are_checked_on_every_seed():
     assert ref_break_even([0.1, 0.3, 0.5, 0.7], [0.5, 1.5, 0.8, 2.0]) == pytest.approx(0.2)
 
     def isclose_zero(W, threshold):
-        return "sparse" if np.mean(np.isclose(W, 0)) >= threshold else "dense"
+        return "sparse" if np.mean(np.isclose(W, 0)) > threshold else "dense"
 
     assert "tiny weights are not zeros" in failed("ex08.choose_format", isclose_zero)
 

@@ -753,18 +753,18 @@ def fold_in_place(W, b, gamma, beta, mean, var, eps):
 
 
 @mutant("ex08.choose_format")
-def choose_strict(W, threshold):
-    return "sparse" if np.mean(W == 0) > threshold else "dense"
+def choose_at_or_above(W, threshold):
+    return "sparse" if np.mean(W == 0) >= threshold else "dense"
 
 
 @mutant("ex08.choose_format")
 def choose_density(W, threshold):
-    return "sparse" if np.mean(W != 0) >= threshold else "dense"
+    return "sparse" if np.mean(W != 0) > threshold else "dense"
 
 
 @mutant("ex08.choose_format")
 def choose_near_zero(W, threshold):
-    return "sparse" if np.mean(np.abs(W) < 1e-3) >= threshold else "dense"
+    return "sparse" if np.mean(np.abs(W) < 1e-3) > threshold else "dense"
 
 
 def _im2col_base(x, k, stride, pad, *, order="cij", use_pad=True, plus_one=True):

@@ -89,11 +89,11 @@ def _choose():
     def one(call, W, threshold):
         inp = dict(W=W, threshold=threshold)
         got = call(W.copy(), threshold)
-        exp = "sparse" if np.mean(W == 0) >= threshold else "dense"
+        exp = "sparse" if np.mean(W == 0) > threshold else "dense"
         if got != exp:
             raise CaseFailure("wrong choice", input=inp, expected=exp, actual=got,
-                              hint="sparsity is the fraction of exact zeros; at or above the threshold "
-                                   "the sparse kernel wins")
+                              hint="sparsity is the fraction of exact zeros; only above the threshold "
+                                   "(strictly) is the sparse kernel chosen")
 
     def random(call, rng):
         for _ in range(20):
@@ -111,7 +111,7 @@ def _choose():
             one(call, np.full((4, 4), tiny), 0.5)
 
     return [Case("20 random matrices and thresholds", 2, random),
-            Case("sparsity exactly at the threshold picks sparse", 1, at_threshold),
+            Case("sparsity exactly at the threshold stays dense", 1, at_threshold),
             Case("tiny weights are not zeros", 1, small_not_zero)]
 
 

@@ -49,8 +49,8 @@ picks tiles by measurement.
 
 Variants of the same source:
 
-* ``simd``     -- ``fastmath=True``; LLVM's loop vectoriser turns the ``m`` loop into
-                  ymm FMAs;
+* ``simd``     -- ``fastmath=FASTMATH`` (FMA contraction, no reassociation); LLVM's loop
+                  vectoriser turns the ``m`` loop into ymm FMAs;
 * ``scalar``   -- the same source compiled with LLVM's loop and SLP vectorisers switched
                   off (see :func:`scalar_codegen`): scalar ``vfmadd231ss``, no ymm;
 * ``parallel`` -- one piece of work per thread (``prange``, ``parallel=True``), cut by

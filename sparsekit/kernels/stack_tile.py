@@ -1,11 +1,14 @@
 """A small accumulator tile on the stack, for register tiling in numba kernels.
 
-``np.empty((R, T))`` inside a kernel is a heap allocation that LLVM can never
-keep in registers.  :func:`stack_tile` returns a pointer to ``size`` elements
+``np.empty((R, T))`` inside a kernel is a heap allocation whose address comes
+from numba's runtime: LLVM cannot prove that the kernel's other loads and
+stores never touch it, so the tile stays in memory, stored and reloaded for
+every block.  :func:`stack_tile` returns a pointer to ``size`` elements
 allocated with ``alloca`` in the function's entry block (via numba's
 ``cgutils.alloca_once``); wrapped with ``numba.carray(ptr, (R, T))`` it reads
-like an array, and once the loops over it are fully unrolled (constant trip
-counts) LLVM's SROA pass promotes every element to a register.  This is how
+like an array, and since its address never leaves the function it is provably
+private: once the loop over ``T`` is vectorised, LLVM keeps each vector-wide
+slice of the tile in a register across the loop over the blocks.  This is how
 the generated kernels of :mod:`sparsekit.kernels.spmm_bcsr_tiled` keep an
 ``R x T`` accumulator tile in the 16 ymm registers of an AVX2 core.
 
