@@ -33,13 +33,16 @@ import os
 import re
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from .cli import check_output_file
 from .grading.engine import (COMPILE_ENV, EXERCISE_SETS, RESULTS_ENV, SEED_ENV, TIMEOUT_ENV, check_seconds,
                              get_question, questions_of)
 
+NOT_FINISHED = "not finished: the grader was stopped (Ctrl-C) while this notebook ran"
 CHECK_CALL = re.compile(r"""check\(\s*["'](ex\d\d\.\w+)["']""")
 SET_IN_NAME = re.compile(r"(?<!\d)(\d\d)_")  # 01_topic, alice_01_topic; not the 24_ of 2024_
 
@@ -48,8 +51,9 @@ def find_notebooks(paths) -> list:
     """Notebooks named by ``paths`` (files or folders, searched recursively), in order, no duplicates."""
     found = []
     for p in map(Path, paths):
-        if p.is_dir():
-            found.extend(q for q in sorted(p.rglob("*.ipynb")) if ".ipynb_checkpoints" not in q.parts)
+        if p.is_dir():  # hidden files and folders (.ipynb_checkpoints, macOS's ._x) and __MACOSX are not submissions
+            found.extend(q for q in sorted(p.rglob("*.ipynb"))
+                         if not any(part.startswith(".") or part == "__MACOSX" for part in q.relative_to(p).parts))
         elif p.exists():
             if p.suffix != ".ipynb":
                 raise ValueError(f"not a notebook (.ipynb): {p}")
@@ -112,47 +116,121 @@ class _StuckKernel(Exception):
     """A cell ran past its timeout and the interrupt did not stop it."""
 
 
+class _Stopped(Exception):
+    """The grader is being stopped (Ctrl-C): no further cell is started."""
+
+
+_ACTIVE = {}  # id(client) -> NotebookClient, for the kernels to kill when the grader is stopped (Ctrl-C)
+_ACTIVE_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+def cell_label(nb, index: int) -> str:
+    """``cell 7 ("def break_even(s, v):")``: numbered from 1 over all cells (markdown too), with its first line."""
+    try:
+        first = next((line.strip() for line in str(nb.cells[index].get("source", "")).splitlines() if line.strip()), "")
+    except (IndexError, AttributeError, TypeError):
+        first = ""
+    first = first if len(first) <= 40 else first[:39] + "…"
+    return f"cell {index + 1}" + (f' ("{first}")' if first else "")
+
+
+async def _kernel_answers(client, seconds: float) -> bool:
+    """Whether the kernel answers a ``kernel_info`` request within ``seconds`` (a busy kernel does not)."""
+    from queue import Empty
+
+    from nbclient.util import ensure_async
+
+    kc = client.kc
+    msg_id = kc.kernel_info()
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            msg = await ensure_async(kc.shell_channel.get_msg(timeout=left))
+        except Empty:
+            return False
+        if msg.get("parent_header", {}).get("msg_id") == msg_id:
+            return True
+    return False
+
+
 def _execute(nb, workdir: Path, env: dict, timeout: float) -> list:
     """Run the notebook in a fresh kernel; return a list of problems (errors are not fatal).
 
-    A cell that runs past ``timeout`` is interrupted; if it does not stop (compiled code that
-    never returns to Python ignores the interrupt), the cells after it would each wait out their
-    own timeout on a busy kernel, so execution stops there and the problem says so.
+    A cell that runs past ``timeout`` is interrupted.  It has stopped when the kernel answers
+    again (a ``check`` that catches the interrupt ends its cell without an error); if it has not
+    (compiled code that never returns to Python ignores the interrupt), the cells after it would
+    each wait out their own timeout on a busy kernel, so execution stops there and the problem says so.
     """
     from nbclient import NotebookClient
 
     timed_out = {}
 
-    def on_cell_error(cell, cell_index, execute_reply):
+    async def on_cell_error(cell, cell_index, execute_reply):
         if execute_reply.get("content", {}).get("ename") != "CellTimeoutError":
             return
-        stopped = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+        stopped = any(o.get("output_type") == "error" for o in cell.get("outputs", [])) \
+            or await _kernel_answers(client, 10)
         timed_out[cell_index] = stopped
         if not stopped:
-            raise _StuckKernel(f"cell {cell_index}: ran longer than {timeout:g} s and did not stop when "
-                               "interrupted (compiled code in an endless loop?); the cells after it were not run")
+            raise _StuckKernel(f"{cell_label(nb, cell_index)}: ran longer than {timeout:g} s and did not stop "
+                               "when interrupted (compiled code in an endless loop?); the cells after it were not run")
+
+    def on_cell_start(cell, cell_index):
+        if _STOPPING.is_set():
+            raise _Stopped
 
     client = NotebookClient(
         nb, timeout=max(1, math.ceil(timeout)), kernel_name="python3", allow_errors=True, interrupt_on_timeout=True,
         error_on_timeout={"ename": "CellTimeoutError", "evalue": f"the cell ran longer than {timeout:g} s",
                           "traceback": []},
         startup_timeout=120, resources={"metadata": {"path": str(workdir)}}, on_cell_error=on_cell_error,
+        on_cell_start=on_cell_start,
     )
     problems = []
+    with _ACTIVE_LOCK:
+        _ACTIVE[id(client)] = client
     try:
+        if _STOPPING.is_set():
+            raise _Stopped
         client.execute(env=env)
     except _StuckKernel as exc:
         problems.append(str(exc))
     except Exception as exc:  # dead kernel, kernel that never starts, ...
-        problems.append(f"execution stopped: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+        if _STOPPING.is_set():
+            problems.append(NOT_FINISHED)
+        else:
+            problems.append(f"execution stopped: {type(exc).__name__}: "
+                            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+    finally:
+        with _ACTIVE_LOCK:
+            _ACTIVE.pop(id(client), None)
     for i, cell in enumerate(nb.cells):
         if timed_out.get(i):
-            problems.append(f"cell {i}: ran longer than {timeout:g} s and was interrupted")
+            problems.append(f"{cell_label(nb, i)}: ran longer than {timeout:g} s and was interrupted")
             continue
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                problems.append(f"cell {i}: {out.get('ename')}: {str(out.get('evalue'))[:120]}")
+                problems.append(f"{cell_label(nb, i)}: {out.get('ename')}: {str(out.get('evalue'))[:120]}")
     return problems
+
+
+def _kill_active_kernels() -> None:
+    """Stop every kernel a grading thread is running (their executions then end as dead kernels)."""
+    import signal
+
+    with _ACTIVE_LOCK:
+        clients = list(_ACTIVE.values())
+    for client in clients:
+        try:
+            pid = client.km.provisioner.pid if client.km is not None and client.km.provisioner else None
+        except Exception:  # noqa: BLE001 - a kernel that is starting or gone
+            pid = None
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def grade_notebook(path, *, timeout: float = 600, case_timeout: float | None = None, seed: int | None = None,
@@ -212,28 +290,36 @@ def grade_notebook(path, *, timeout: float = 600, case_timeout: float | None = N
     if named and others:
         report["problems"].append(f"ignored checks of other exercise sets: {', '.join(others)}")
         others = []
+    called = set(CHECK_CALL.findall(text))
     for qid in expected + others:
         q = get_question(qid)
         max_score = q.max_score
         r = results.get(qid)
         if r is None:
+            why = ("its check cell did not record a result (an error or a stop before it?)" if qid in called
+                   else f'no check("{qid}", ...) in the notebook\'s code (deleted?)')
             row = {"question": qid, "score": 0, "max_score": max_score, "status": "not run",
-                   "failed_cases": []}
+                   "failed_cases": [why], "failures": []}
         else:
             score = max(0, min(int(r["score"]), max_score))
             status = "passed" if score == max_score else ("partial" if score > 0 else "failed")
             cases = [c for c in r.get("cases", []) if isinstance(c, dict) and not c.get("passed")]
+            failures = [{"case": str(c.get("name", "?")), "message": str(c.get("message", ""))[:500],
+                         "hint": str((c.get("details") or {}).get("hint", ""))[:300]} for c in cases]
             if r.get("error"):
                 failed = [str(r["error"])[:120]]
             elif score == 0 and cases:  # nothing worked: the first reason says most
                 failed = [str(cases[0].get("message", "?"))[:120]]
-            else:
-                failed = [str(c.get("name", "?")) for c in cases]
+            else:  # which cases failed, and why
+                failed = [f"{f['case']}: {f['message'][:100]}" for f in failures]
             row = {"question": qid, "score": score, "max_score": max_score, "status": status,
-                   "failed_cases": failed}
+                   "failed_cases": failed, "failures": failures}
         report["questions"].append(row)
     report["score"] = sum(r["score"] for r in report["questions"])
     report["max_score"] = sum(r["max_score"] for r in report["questions"])
+    set_id, named = exercise_set(path, text)
+    report["exercise_set"] = set_id
+    report["set_from"] = "file name" if named else ("checks" if set_id else None)
     return report
 
 
@@ -252,14 +338,39 @@ def format_report(report: dict) -> str:
 
 
 def grade(paths, *, timeout: float = 600, case_timeout: float | None = None, seed: int | None = None,
-          compile_time: float | None = None, jobs: int = 2) -> dict:
-    """Grade every notebook under ``paths``; return {"notebooks": [...], "score": X, "max_score": Y}."""
+          compile_time: float | None = None, jobs: int = 2, on_report=None) -> dict:
+    """Grade every notebook under ``paths``; return {"notebooks": [...], "score": X, "max_score": Y}.
+
+    ``on_report(report)`` is called as each notebook finishes.  Stopped with Ctrl-C, the running
+    kernels are killed and the summary holds the notebooks finished by then, with ``"interrupted": True``.
+    """
     notebooks = find_notebooks(paths)
     jobs = max(1, min(int(jobs), len(notebooks) or 1))
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        reports = list(pool.map(lambda p: _safe_grade(p, timeout, case_timeout, seed, compile_time), notebooks))
-    return {"notebooks": reports, "score": sum(r["score"] for r in reports),
-            "max_score": sum(r["max_score"] for r in reports)}
+    reports = [None] * len(notebooks)
+    interrupted = False
+    _STOPPING.clear()
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        futures = {pool.submit(_safe_grade, p, timeout, case_timeout, seed, compile_time): i
+                   for i, p in enumerate(notebooks)}
+        for fut in as_completed(futures):
+            reports[futures[fut]] = fut.result()
+            if on_report is not None:
+                on_report(reports[futures[fut]])
+    except KeyboardInterrupt:
+        interrupted = True
+        _STOPPING.set()
+        _kill_active_kernels()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _STOPPING.clear()
+    done = [r for r in reports if r is not None and NOT_FINISHED not in r["problems"]]
+    summary = {"notebooks": done, "score": sum(r["score"] for r in done),
+               "max_score": sum(r["max_score"] for r in done)}
+    if interrupted:
+        summary["interrupted"] = True
+        summary["not_graded"] = [str(p) for p, r in zip(notebooks, reports) if r is None or r not in done]
+    return summary
 
 
 def gradebook(summary: dict) -> list[list]:
@@ -280,7 +391,7 @@ def write_gradebook(summary: dict, path) -> None:
     def cell(value):
         return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
 
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    with open(path, "w", newline="", encoding="utf-8-sig") as fh:  # the BOM tells Excel it is UTF-8
         csv.writer(fh).writerows([[cell(v) for v in row] for row in gradebook(summary)])
 
 
@@ -293,10 +404,27 @@ def _safe_grade(path, timeout, case_timeout, seed, compile_time) -> dict:
                 "problems": [f"grader error: {type(exc).__name__}: {exc}"]}
 
 
+EPILOG = """\
+Which questions: a notebook answers the exercise set its file name names (NN_, as in
+alice_03_csr.ipynb), else the set most of its check(...) calls name; every question of the set
+counts, so a deleted check scores 0.  Cells are run in the submission's own folder.
+
+Timeouts: --timeout is per cell; a check cell runs every case of its question (up to
+--case-timeout each, plus --compile-time for the first), so keep --timeout well above them.
+
+Trust: a submission's code runs with your rights and could forge its results (or, with --jobs 2 or
+more, those graded beside it); grade untrusted work with --jobs 1 in a container.
+
+Ctrl-C stops the grading: the running kernels are killed and the notebooks finished so far are
+printed and written.  Exit status: 0 done, 2 usage error, 130 stopped with Ctrl-C."""
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sparsekit.grade",
-                                     description="Execute exercise notebooks and grade every check.")
-    parser.add_argument("paths", nargs="+", help="notebooks or folders of notebooks")
+                                     description="Execute exercise notebooks and grade every check.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="+", help="notebooks or folders of notebooks (searched recursively; "
+                                                 "hidden files and __MACOSX folders are skipped)")
     parser.add_argument("--json", type=Path, help="also write a machine-readable report to this file")
     parser.add_argument("--csv", type=Path, help="also write a gradebook to this file: one row per notebook, "
                                                  "one column per question")
@@ -320,25 +448,33 @@ def main(argv=None) -> int:
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     try:
-        find_notebooks(args.paths)
+        found = find_notebooks(args.paths)
     except (FileNotFoundError, ValueError) as exc:
         parser.error(str(exc))
+    if not found:
+        parser.error("no notebooks found")
     for flag, file in (("--json", args.json), ("--csv", args.csv)):
         if file:  # the report is written after grading: find out now whether it can be
             check_output_file(parser, flag, file)
+
+    def show(report):  # each table as its notebook finishes
+        print(format_report(report), flush=True)
+        print(flush=True)
+
     summary = grade(args.paths, timeout=args.timeout, case_timeout=args.case_timeout, seed=args.seed,
-                    compile_time=args.compile_time, jobs=args.jobs)
-    if not summary["notebooks"]:
-        parser.error("no notebooks found")
-    for report in summary["notebooks"]:
-        print(format_report(report))
-        print()
+                    compile_time=args.compile_time, jobs=args.jobs, on_report=show)
+    summary["settings"] = {"seed": args.seed, "timeout_s": args.timeout, "case_timeout_s": args.case_timeout,
+                           "compile_time_s": args.compile_time, "jobs": args.jobs,
+                           "graded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     if args.csv:
         write_gradebook(summary, args.csv)
+    if summary.get("interrupted"):
+        print(f"stopped (Ctrl-C): {len(summary['notebooks'])} of {len(found)} notebooks graded; "
+              f"not graded: {', '.join(summary['not_graded'])}", file=sys.stderr)
     print(f"score: {summary['score']}/{summary['max_score']}")
-    return 0
+    return 130 if summary.get("interrupted") else 0
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ def graded(tmp_path_factory):
         stdout, stderr = proc.communicate(timeout=900)
         report = json.loads((tmp / f"{name}.json").read_text())
         out[name] = (proc.returncode, stdout, stderr, report)
-    out["gradebook"] = (tmp / "course.csv").read_text(encoding="utf-8")
+    out["gradebook"] = (tmp / "course.csv").read_text(encoding="utf-8-sig")
     return out
 
 
@@ -139,6 +139,7 @@ def test_broken_submissions_are_contained(graded):
     invalid = nbs["submissions/07_invalid_json"]
     assert invalid["score"] == 0 and invalid["max_score"] == full["max_score"]
     assert all(q["status"] == "not run" for q in invalid["questions"])
+    assert all("no check(" in q["failed_cases"][0] for q in invalid["questions"])  # says why
     assert "not a valid notebook" in invalid["problems"][0]
 
     dead = nbs["submissions/07_dead_kernel"]
@@ -146,6 +147,7 @@ def test_broken_submissions_are_contained(graded):
     assert status == {"ex07.median_speedup": "passed", "ex07.break_even": "not run", "ex07.latency_fit": "not run"}, \
         dead["problems"]
     assert any("DeadKernelError" in p for p in dead["problems"])
+    assert "did not record a result" in {q["question"]: q for q in dead["questions"]}["ex07.break_even"]["failed_cases"][0]
 
     endless = nbs["submissions/07_endless_cell"]
     assert [q["status"] for q in endless["questions"]] == ["passed", "passed", "passed"], endless["problems"]
@@ -168,6 +170,9 @@ def test_broken_submissions_are_contained(graded):
     q = {q["question"]: q for q in partial["questions"]}["ex01.sparse_dot"]
     assert q["status"] == "partial" and 0 < q["score"] < q["max_score"]
     assert any("work array" in name for name in q["failed_cases"])
+    # a partial score says why each case failed, in the table and in the JSON
+    assert q["failures"] and all(f["case"] and f["message"] for f in q["failures"])
+    assert all(line == f"{f['case']}: {f['message'][:100]}" for line, f in zip(q["failed_cases"], q["failures"]))
     assert report["score"] == sum(nb["score"] for nb in report["notebooks"])
     assert stdout.strip().splitlines()[-1] == f"score: {report['score']}/{report['max_score']}"
 
@@ -184,7 +189,8 @@ def test_gradebook_text_is_never_a_spreadsheet_formula(tmp_path):
                               "problems": []}],
                "score": 1, "max_score": 4}
     write_gradebook(summary, tmp_path / "g.csv")
-    with open(tmp_path / "g.csv", newline="", encoding="utf-8") as fh:
+    assert (tmp_path / "g.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # a BOM: Excel then reads UTF-8
+    with open(tmp_path / "g.csv", newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.reader(fh))
     assert rows == [["notebook", "score", "max_score", "ex01.a", "problems"],
                     ["'=HYPERLINK(\"x\")", "1", "2", "1", "cell 3: ValueError: -1 | @x"],
@@ -214,8 +220,11 @@ def test_a_json_report_path_is_not_left_behind_by_the_early_check(tmp_path, monk
     from sparsekit import grade
 
     target = tmp_path / "report.json"
-    monkeypatch.setattr(grade, "grade", lambda *a, **k: {"notebooks": [], "score": 0, "max_score": 0})
-    with pytest.raises(SystemExit):  # "no notebooks found" once grading returns nothing
+    def fails(*a, **k):
+        raise RuntimeError("grading failed")
+
+    monkeypatch.setattr(grade, "grade", fails)
+    with pytest.raises(RuntimeError):
         grade.main(["--json", str(target), str(ROOT / "solutions" / "01_sparse_vectors.ipynb")])
     assert not target.exists()
 
@@ -283,3 +292,53 @@ def test_timeouts_are_checked_and_odd_files_are_named(tmp_path, capsys):
     nbformat.write(prose, tmp_path / "homework.ipynb")
     report = grade.grade_notebook(tmp_path / "homework.ipynb", timeout=60)
     assert report["max_score"] == 0 and any(p.startswith("no exercise set") for p in report["problems"])
+
+
+def test_folders_skip_hidden_files_and_macos_leftovers(tmp_path):
+    from sparsekit.grade import find_notebooks
+
+    for name in ("a/01_x.ipynb", "a/._01_x.ipynb", "a/__MACOSX/01_x.ipynb", "a/.ipynb_checkpoints/01_x.ipynb",
+                 "a/.git/01_x.ipynb", "a/sub/02_y.ipynb"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("{}")
+    assert find_notebooks([tmp_path / "a"]) == [tmp_path / "a/01_x.ipynb", tmp_path / "a/sub/02_y.ipynb"]
+    assert find_notebooks([tmp_path / "a/._01_x.ipynb"]) == [tmp_path / "a/._01_x.ipynb"]  # named: graded
+
+
+def test_a_cell_that_catches_the_interrupt_has_stopped(tmp_path):
+    """check() ends its cell normally when the cell's timeout interrupts it: the kernel is free, so
+    the cells after it must run (they were skipped as if the kernel were stuck)."""
+    from sparsekit.grade import _execute
+
+    nb = nbformat.v4.new_notebook(cells=[
+        new_code_cell("try:\n    while True:\n        pass\nexcept KeyboardInterrupt:\n    print('caught')"),
+        new_code_cell("print('after')")])
+    problems = _execute(nb, tmp_path, dict(__import__("os").environ), 3)
+    assert problems == ['cell 1 ("try:"): ran longer than 3 s and was interrupted'], problems
+    assert [o.get("text") for o in nb.cells[1].outputs] == ["after\n"]
+
+
+def test_ctrl_c_kills_the_kernels_and_keeps_what_is_finished(tmp_path):
+    import signal
+    import time
+
+    folder, marker = tmp_path / "subs", tmp_path / "slow-started"
+    folder.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[new_code_cell("x = 1")]), folder / "01_a_quick.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(cells=[new_code_cell(
+        f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(600)")]), folder / "01_b_slow.ipynb")
+    proc = subprocess.Popen([sys.executable, "-m", "sparsekit.grade", str(folder), "--jobs", "1",
+                             "--json", str(tmp_path / "r.json"), "--csv", str(tmp_path / "g.csv")],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not marker.exists():  # one job: the quick notebook is done
+        time.sleep(0.2)
+    assert marker.exists(), "the slow notebook never started"
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and "stopped (Ctrl-C): 1 of 2 notebooks graded" in stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["interrupted"] and [Path(nb["notebook"]).name for nb in report["notebooks"]] == ["01_a_quick.ipynb"]
+    assert [Path(p).name for p in report["not_graded"]] == ["01_b_slow.ipynb"]
+    assert "01_a_quick.ipynb" in stdout and stdout.strip().splitlines()[-1] == f"score: 0/{report['max_score']}"
