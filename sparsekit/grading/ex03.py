@@ -104,7 +104,7 @@ def _dense_to_csr():
     def inputs_unchanged(call, rng):
         A = random_sparse_dense(rng, 10, 12, 0.3)
         before = snapshot(A)
-        out = call(A)
+        call(A)
         assert_unchanged(before, [A], ["A"])
         one(call, A)
 
