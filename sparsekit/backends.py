@@ -225,7 +225,8 @@ def _build_dense(W, X, blocksize) -> Prepared:
 def _scipy_check() -> tuple:
     import scipy
 
-    return True, f"scipy {scipy.__version__} csr_array @ ndarray (single thread, C++ csr_matvecs)"
+    return True, (f"scipy {scipy.__version__} csr_array @ ndarray (single thread, C++ csr_matvecs; "
+                  "allocates its output per call, as A @ X does)")
 
 
 def _build_scipy(W, X, blocksize) -> Prepared:

@@ -311,6 +311,38 @@ def test_stack_in_sequence_checks_results_first(monkeypatch):
         extras.stack_in_sequence(blocks=("4x1",), rounds=1, min_time=1e-4, layers=[("a", 16, 24, 40)])
 
 
+def test_one_thread_is_measured_first_and_checked_on_one_thread(monkeypatch):
+    """Process CPU time counts the spinning workers of earlier 2-thread calls: the 1-thread
+    products (timed by it) come first, and the sequence extra checks its results on one thread."""
+    from threadpoolctl import threadpool_info
+
+    from sparsekit.bench import extras, harness
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 threads")
+    d = run_benchmark("tiny", backends=["dense-blas", "numba-parallel"], threads=[2, 1], progress=False,
+                      repeats=1, blocks=["1x1"], sparsities=[0.5])
+    assert [r["threads"] for r in d["results"]] == sorted(r["threads"] for r in d["results"])
+    seen = []
+    real_verify = harness.verify
+
+    def recording_verify(*a, **k):
+        seen.append((numba.get_num_threads(), max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")))
+        return real_verify(*a, **k)
+
+    monkeypatch.setattr(harness, "verify", recording_verify)
+    extras.stack_in_sequence(blocks=("4x1",), rounds=1, min_time=1e-4, layers=[("a", 16, 24, 40)])
+    assert seen and set(seen) == {(1, 1)}
+
+
+def test_thread_scaling_checks_results_first(monkeypatch):
+    from sparsekit.bench import extras, harness
+
+    monkeypatch.setattr(harness, "verify", lambda *a, **k: (False, 1.0))
+    with pytest.raises(AssertionError, match="differs from W @ X"):
+        extras.thread_scaling(blocks=("4x1",), rounds=1, n_threads=1, min_time=1e-4, layers=[("a", 16, 24, 40)])
+
+
 def test_thread_scaling_pairs_every_round(tiny_doc, monkeypatch):
     from sparsekit.bench import extras
 

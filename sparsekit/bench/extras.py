@@ -34,7 +34,7 @@ import time
 import numba
 import numpy as np
 
-from .timing import WARM_AFTER_PAUSE_S, calibrate, summarize, threads as thread_limit, time_interleaved, warm
+from .timing import SETTLE_S, WARM_AFTER_PAUSE_S, calibrate, summarize, threads as thread_limit, time_interleaved, warm
 
 __all__ = ["llc_bytes", "stream_triad", "spmv_past_cache", "axpy_scaling", "thread_scaling",
            "stack_in_sequence", "run_extras"]
@@ -207,11 +207,24 @@ def axpy_scaling(sizes=(10 ** 3, 10 ** 4, 10 ** 5, 10 ** 6, 10 ** 7), nnz: int =
         uv = rng.uniform(1, 2, 2 * nnz)
         vi, vv = v.indices.copy(), v.values.copy()
         w = np.zeros(n)
+        expected = u.toarray() + 1e-3 * v.toarray()  # checked once on copies before anything is timed
+        if not np.allclose(u.copy().axpy(1e-3, v, ws).toarray(), expected, rtol=1e-12, atol=0.0):
+            raise AssertionError(f"SparseVector.axpy differs from the dense u + r*v at n = {n}")
+        uidx2, uv2 = uidx.copy(), uv.copy()
+        k = spvec_axpy(uidx2, uv2, nnz, vi, vv, nnz, 1e-3, w, -1.0)
+        got, expected = np.zeros(n), np.zeros(n)
+        got[uidx2[:k]] = uv2[:k]
+        expected[idx] = uv[:nnz]
+        expected[vi] += 1e-3 * vv
+        if k != nnz or not np.allclose(got, expected, rtol=1e-12, atol=0.0) or w.any():
+            raise AssertionError(f"the axpy kernel differs from the dense u + r*v at n = {n}")
         runs[("method", n)] = lambda u=u, v=v, ws=ws: u.axpy(1e-3, v, ws)
         runs[("kernel", n)] = lambda uidx=uidx, uv=uv, vi=vi, vv=vv, w=w: spvec_axpy(
             uidx, uv, nnz, vi, vv, nnz, 1e-3, w, -1.0)
         checks.append((u, ws, w))
-    res = time_interleaved(runs, repeats, min_time, clock="cpu")
+    with thread_limit(1):
+        time.sleep(SETTLE_S)  # no worker threads of earlier multi-threaded calls left spinning
+        res = time_interleaved(runs, repeats, min_time, clock="cpu")
     for (kind, n), samples in res["samples"].items():
         out[kind][str(n)] = summarize(samples)
     for u, ws, w in checks:
@@ -233,6 +246,7 @@ def thread_scaling(blocks=("4x1", "8x1"), sparsity: float = 0.9, n_threads: int 
     """
     from ..backends import get_backend
     from .cases import Case, make_operands
+    from .harness import reference, verify
     from .presets import MOBILENET_LAYERS
 
     if n_threads > numba.config.NUMBA_NUM_THREADS:
@@ -242,21 +256,24 @@ def thread_scaling(blocks=("4x1", "8x1"), sparsity: float = 0.9, n_threads: int 
     out = {"sparsity": sparsity, "threads": n_threads, "rounds": rounds, "blocks": {}}
     for label in blocks:
         r, c = (int(v) for v in label.split("x"))
-        prepared = {}
-        for name, _ in sides[:3]:
-            prods = []
-            for lname, cin, cout, hw in layers:
-                W, X = make_operands(Case(lname, cout, cin, hw, sparsity, (r, c)))
+        prepared = {name: [] for name, _ in sides[:3]}
+        for lname, cin, cout, hw in layers:
+            W, X = make_operands(Case(lname, cout, cin, hw, sparsity, (r, c)))
+            ref, scale, tol = reference(W, X)
+            for name, _ in sides[:3]:
                 p = get_backend(name).prepare(W, X, (r, c))
-                p.run()
-                prods.append(p.run)
-            prepared[name] = prods
+                with thread_limit(n_threads if name == "numba-parallel" else 1):
+                    ok, err = verify(p.run(), ref, scale, tol)
+                if not ok:
+                    raise AssertionError(f"{name} differs from W @ X on {lname} ({label}): {err}")
+                prepared[name].append(p.run)
         loops = {}
         times = {side: [] for side in sides}
         for _ in range(rounds):
             for side in sides:
                 name, nt = side
                 total = 0.0
+                time.sleep(SETTLE_S)  # the other side's workers stop spinning first
                 with thread_limit(nt):
                     for i, f in enumerate(prepared[name]):
                         warm(f, WARM_AFTER_PAUSE_S)
@@ -298,17 +315,18 @@ def stack_in_sequence(blocks=("1x1", "1x4", "4x1", "2x2", "4x4", "8x1"), sparsit
     for label in blocks:
         r, c = (int(v) for v in label.split("x"))
         passes = {"sparse": [], "dense": []}
-        for lname, cin, cout, hw in layers:
-            W, X = make_operands(Case(lname, cout, cin, hw, sparsity, (r, c)))
-            ref, scale, tol = reference(W, X)
-            for side, name in (("sparse", "numba-simd"), ("dense", "dense-blas")):
-                p = get_backend(name).prepare(W, X, (r, c))
-                ok, err = verify(p.run(), ref, scale, tol)
-                if not ok:
-                    raise AssertionError(f"{name} differs from W @ X on {lname} ({label}): {err}")
-                passes[side].append(p.run)
-        runs = {side: (lambda fs=fs: [f() for f in fs]) for side, fs in passes.items()}
-        with thread_limit(1):
+        with thread_limit(1):  # the checks too: 2-thread BLAS calls would leave workers spinning into the timing
+            for lname, cin, cout, hw in layers:
+                W, X = make_operands(Case(lname, cout, cin, hw, sparsity, (r, c)))
+                ref, scale, tol = reference(W, X)
+                for side, name in (("sparse", "numba-simd"), ("dense", "dense-blas")):
+                    p = get_backend(name).prepare(W, X, (r, c))
+                    ok, err = verify(p.run(), ref, scale, tol)
+                    if not ok:
+                        raise AssertionError(f"{name} differs from W @ X on {lname} ({label}): {err}")
+                    passes[side].append(p.run)
+            runs = {side: (lambda fs=fs: [f() for f in fs]) for side, fs in passes.items()}
+            time.sleep(SETTLE_S)
             res = time_interleaved(runs, rounds, min_time, clock="cpu")
         sp, de = (np.asarray(res["samples"][k]) for k in ("sparse", "dense"))
         ratios = de / sp

@@ -29,7 +29,7 @@ import numpy as np
 from ..backends import Backend, get_backend, run_worker
 from .cases import Case, make_operands
 from .presets import get_preset, preset_cases
-from .timing import summarize, threads as thread_limit, time_interleaved
+from .timing import SETTLE_S, summarize, threads as thread_limit, time_interleaved
 
 __all__ = ["run_benchmark", "verify", "tolerance", "reference", "stack_totals", "SCHEMA"]
 
@@ -148,7 +148,7 @@ def _measure_case(case: Case, backends: list, nthreads: int, repeats: int, min_t
         return rows
     # one thread: round-robin (fair under load); more: blocks after a pause (no spinning neighbours)
     timed = time_interleaved({k: v[0] for k, v in runs.items()}, repeats, min_time,
-                             interleave=nthreads == 1, settle=0.0 if nthreads == 1 else 0.15,
+                             interleave=nthreads == 1, settle=0.0 if nthreads == 1 else SETTLE_S,
                              clock=_clock(nthreads))
     stats = {k: dict(summarize(s), clock=timed["clock"], wall_median_s=summarize(timed["wall"][k])["median_s"])
              for k, s in timed["samples"].items()}
@@ -235,7 +235,7 @@ def run_benchmark(preset="quick", *, backends=None, threads=None, dtype: str = "
             raise ValueError(f"sparsity must be in [0, 1], got {s}")
     if np.dtype(dtype).name not in ("float32", "float64"):
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
-    threads = list(threads or p["threads"])
+    threads = sorted(threads or p["threads"])  # 1 thread first: its CPU-time clock must not see spinning workers
     repeats = int(repeats or p["repeats"])
     min_time = float(p["min_time"] if min_time is None else min_time)
     if repeats < 1:

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-__all__ = ["summarize", "calibrate", "warm", "time_interleaved", "threads", "WARM_AFTER_PAUSE_S"]
+__all__ = ["summarize", "calibrate", "warm", "time_interleaved", "threads", "WARM_AFTER_PAUSE_S", "SETTLE_S"]
 
 
 def summarize(samples) -> dict:
@@ -37,6 +37,12 @@ def calibrate(run, min_time: float) -> int:
     dt = max(time.perf_counter() - t0, 1e-7)
     return max(1, math.ceil(min_time / dt))
 
+
+#: The pause before a block that must not share the cores with the worker threads of earlier
+#: multi-threaded calls: OpenBLAS's and numba's idle workers keep spinning for about 90 ms on the
+#: reference machine (and process CPU time counts them, so a 1-thread block timed by CPU time
+#: right after 2-thread calls reads up to twice its time).
+SETTLE_S = 0.15
 
 #: After the pause before a multi-threaded block, the product runs untimed for this long:
 #: threads woken from sleep and cores back from idle need a few milliseconds to reach full
