@@ -1,7 +1,7 @@
 """Choose and run the kernel for ``A @ X``: the public entry points of the numba kernels.
 
-``A @ X`` on a :class:`~sparsekit.CSR` or :class:`~sparsekit.BCSR` calls
-:func:`matmul`, which uses ``variant="auto"``: the
+``A @ X`` on a :class:`~sparsekit.CSR` or :class:`~sparsekit.BCSR` checks ``X`` and calls
+:func:`_matmul_checked`, which uses ``variant="auto"``: the
 kernel that measured fastest on this course's reference machine for the block
 shape, dtype and operand size.  The benchmark and the lessons call the same
 kernels by name through :func:`spmm` and :func:`spmv`.
@@ -96,7 +96,6 @@ __all__ = [
     "tiles",
     "choose",
     "kernel_name",
-    "matmul",
 ]
 
 VARIANTS = ("auto", "reference", "scalar", "simd", "parallel")
@@ -503,9 +502,10 @@ def _spmv_run(A, x, variant):
 
 # -- what the containers call ------------------------------------------------------------------
 
-def matmul(A, x: np.ndarray) -> np.ndarray:
+def _matmul_checked(A, x: np.ndarray) -> np.ndarray:
     """``A @ x`` (``variant="auto"``) for a CSR/BCSR ``A`` and an ``x`` already checked by
-    :func:`~sparsekit.formats.validation.as_operand` (what ``A @ x`` runs)."""
+    :func:`~sparsekit.formats.validation.as_operand`: what ``A @ x`` runs after its checks
+    (:func:`sparsekit.formats.products.matmul`).  Private: it checks nothing itself."""
     if x.ndim == 1:
         return _spmv_run(A, x, "auto")
     return spmm(A, x)

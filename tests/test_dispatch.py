@@ -413,3 +413,16 @@ def test_a_float_tile_is_refused_after_an_int_one_was_cached():
     for bad in (8.0, True):
         with pytest.raises(TypeError, match="tile must be an int"):
             dispatch.spmm(A, X, tile=bad)
+
+
+def test_the_unchecked_product_is_private():
+    """dispatch.matmul checked nothing (an x of the wrong length was read past its end); what
+    A @ x runs after its checks is private now, and the public entry points check."""
+    import sparsekit.dispatch as d
+
+    assert "matmul" not in d.__all__ and not hasattr(d, "matmul")
+    A = CSR.from_dense(np.eye(50))
+    with pytest.raises(ValueError):
+        A @ np.ones(3)
+    with pytest.raises(ValueError):
+        d.spmv(A, np.ones(3))

@@ -286,6 +286,7 @@ def test_backward_checks_dy_before_any_loop(make, shape):
     for dy, exc, match in [(np.zeros(bigger), ValueError, "expects dy of shape"),
                            (np.zeros(y.shape[:-1]), ValueError, "expects dy of shape"),
                            (np.zeros(y.shape, dtype=int), TypeError, "float"),
+                           (np.zeros(y.shape, dtype=np.float16), TypeError, "float32 or float64"),
                            (y.tolist(), TypeError, "numpy array")]:
         with pytest.raises(exc, match=match):
             layer.backward(dy)
@@ -294,6 +295,15 @@ def test_backward_checks_dy_before_any_loop(make, shape):
 
 NUMBA_LAYERS = [(make, shape) for (make, shape), name in zip(LAYER_CASES, LAYER_IDS) if "Conv2d" in name]
 NUMBA_LAYER_IDS = [name for name in LAYER_IDS if "Conv2d" in name]
+
+
+@pytest.mark.parametrize("make,shape", NUMBA_LAYERS, ids=NUMBA_LAYER_IDS)
+@pytest.mark.parametrize("dtype", [np.float16, np.longdouble])
+def test_layers_refuse_a_float_their_loops_have_no_kernel_for(make, shape, dtype):
+    """float16 and longdouble used to pass the "is it a float" check and fail inside numba."""
+    layer = make(np.random.default_rng(2))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        layer.forward(np.zeros(shape, dtype=dtype))
 
 
 @pytest.mark.parametrize("make,shape", NUMBA_LAYERS, ids=NUMBA_LAYER_IDS)

@@ -1,5 +1,5 @@
 """``A @ x`` for :class:`~sparsekit.CSR` and :class:`~sparsekit.BCSR`: check ``x``, then run
-:func:`sparsekit.dispatch.matmul`.
+:func:`sparsekit.dispatch._matmul_checked`.
 
 :mod:`sparsekit.dispatch` imports the containers, so the containers import it late: here, once,
 on the first product (an ``import`` statement inside ``__matmul__`` would cost ~2.5 us a call).
@@ -23,5 +23,5 @@ def matmul(A, x):
                         f"B.toarray(), or A.to_scipy() @ B for a sparse product")
     x = as_operand(x, A.shape[1], A.dtype)
     if _matmul is None:
-        from ..dispatch import matmul as _matmul
+        from ..dispatch import _matmul_checked as _matmul
     return _matmul(A, x)

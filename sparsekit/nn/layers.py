@@ -20,6 +20,7 @@ import numbers
 
 import numpy as np
 
+from ..formats.validation import FLOAT_DTYPES
 from ..kernels.bias_relu import bias_relu_
 from ..kernels.conv_depthwise import depthwise3x3_pad1, depthwise_backward, depthwise_forward
 from ..kernels.im2col import col2im, im2col, pad_nchw
@@ -44,7 +45,7 @@ def _check_ints(layer, names_and_bounds):
             _check_int(f"{type(layer).__name__}.{name}", v, lo)
 
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_FLOATS = FLOAT_DTYPES  # what every numba loop of the layers is compiled for
 
 
 def _check_dtype(dtype):
@@ -61,8 +62,8 @@ def _check_input(layer, x, ndim, channels=None):
         raise ValueError(f"{type(layer).__name__} expects a {ndim}-D input, got shape {x.shape}")
     if channels is not None and x.shape[1] != channels:
         raise ValueError(f"{type(layer).__name__} expects {channels} channels on axis 1, got shape {x.shape}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"{type(layer).__name__} expects a float array, got dtype {x.dtype}")
+    if x.dtype not in _FLOATS:
+        raise TypeError(f"{type(layer).__name__} expects a float32 or float64 array, got dtype {x.dtype}")
 
 
 def _check_array(layer, x, min_ndim=1):
@@ -121,8 +122,8 @@ class Layer:
         if dy.shape != shape:
             raise ValueError(f"{name}.backward expects dy of shape {shape} (the output of the last "
                              f"forward(train=True)), got {dy.shape}")
-        if dy.dtype.kind != "f":
-            raise TypeError(f"{name}.backward expects a float array, got dtype {dy.dtype}")
+        if dy.dtype not in _FLOATS:
+            raise TypeError(f"{name}.backward expects a float32 or float64 array, got dtype {dy.dtype}")
 
     def _check_param(self, name, shape, dtype=None, where="params"):
         """Refuse a parameter (or gradient buffer) that a numba loop would index past its end;
