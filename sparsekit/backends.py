@@ -198,10 +198,6 @@ class Backend:
 
 # -- availability checks and builders ------------------------------------------------------------
 
-def _always() -> tuple:
-    return True, "always available"
-
-
 def _dense_check() -> tuple:
     from .machine import blas_info
 

@@ -249,3 +249,14 @@ def test_review_findings_on_construction():
     for sparse in (sp.eye(3, format="csr"), A):
         with pytest.raises(TypeError, match="needs a dense B"):
             A @ sparse
+
+
+def test_csr_tobcsr_and_row_lengths_against_scipy():
+    rng = np.random.default_rng(11)
+    for shape, bs in (((7, 10), (2, 3)), ((8, 8), (4, 1)), ((5, 1), (1, 1))):
+        D = rng.standard_normal(shape) * (rng.random(shape) < 0.3)
+        A = CSR.from_dense(D)
+        np.testing.assert_array_equal(A.row_lengths(), np.diff(sp.csr_array(D).indptr))
+        B = A.tobcsr(bs)
+        assert isinstance(B, BCSR) and B.blocksize == bs and B.shape == shape
+        np.testing.assert_array_equal(B.toarray(), D)

@@ -244,3 +244,24 @@ def test_review_findings_on_sparse_vectors():
     w.array = [0.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="workspace.array must be a numpy array"):
         u.dot(v, w)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 300), st.integers(0, 2**31), st.sampled_from([np.float64, np.float32]))
+def test_scatter_and_gather_clear_kernels(n, seed, dtype):
+    """The two passes of the scatter algorithm as kernels: w[idx] = val, then read back and clear."""
+    from sparsekit.kernels.spvec_scatter import spvec_gather_clear, spvec_scatter
+
+    rng = np.random.default_rng(seed)
+    nnz = int(rng.integers(0, n + 1))
+    idx = rng.choice(n, size=nnz, replace=False).astype(np.int64)
+    val = rng.standard_normal(nnz).astype(dtype)
+    w = np.zeros(n, dtype=dtype)
+    spvec_scatter(idx, val, nnz, w)
+    expected = np.zeros(n, dtype=dtype)
+    expected[idx] = val
+    np.testing.assert_array_equal(w, expected)
+    out = np.empty(nnz, dtype=dtype)
+    spvec_gather_clear(idx, nnz, w, out)
+    np.testing.assert_array_equal(out, val)
+    assert not w.any()  # the work array is all zeros again

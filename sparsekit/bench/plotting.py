@@ -32,7 +32,7 @@ def _fig(n):
     return fig, axes.ravel()
 
 
-def plot_speedup(doc: dict, threads: int = 1, ax_list=None):
+def plot_speedup(doc: dict, threads: int = 1):
     """Figure of speedup over dense vs sparsity, one panel per block shape."""
     stacks = [s for s in doc["stacks"] if s["threads"] == threads and s["backend"] != "dense-blas"]
     blocks = [b for b in doc["config"]["blocks"] if any(s["block"] == b for s in stacks)]

@@ -35,18 +35,6 @@ def write_json(path: Path, doc: dict) -> None:
     path.write_text(json.dumps(_jsonable(doc), indent=1, sort_keys=False) + "\n")
 
 
-def median_time(fn, repeats: int, warmup: int = 2) -> tuple:
-    """``(median seconds, all samples)`` of ``fn()`` after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return float(np.median(samples)), samples
-
-
 def environment() -> dict:
     import numba
 

@@ -136,6 +136,7 @@ class CSR:
         return int(self.data.nbytes + self.indices.nbytes + self.indptr.nbytes)
 
     def row_lengths(self) -> np.ndarray:
+        """Stored values per row (``np.diff(indptr)``)."""
         return np.diff(self.indptr)
 
     def toarray(self) -> np.ndarray:

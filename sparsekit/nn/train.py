@@ -27,9 +27,10 @@ def accuracy(model, X, y) -> float:
 def train(model, X, y, optimizer, *, epochs, batch_size=64, seed=0, pruner=None, layers=None, step0=0):
     """Train ``model`` in place; returns the per-epoch mean losses.
 
-    ``pruner(step, layers)`` -- if given -- is called before every step and
-    sets each layer's mask (``layers`` defaults to the model's matrix
-    layers).  Masks already set on the layers are kept and re-applied after
+    ``pruner`` -- if given, a :class:`sparsekit.prune.GradualPruner` -- is asked
+    ``pruner.step(step, [layer.W for layer in layers])`` before every step, and
+    each mask it returns is set on its layer (``layers`` defaults to the model's
+    matrix layers).  Masks already set on the layers are kept and re-applied after
     every optimiser step, so pruned weights stay exactly zero.
     """
     if epochs < 0 or batch_size < 1:
