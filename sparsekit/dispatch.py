@@ -47,9 +47,9 @@ Block convention: ``BCSR.blocksize = (r, c)`` = (output channels, input
 channels).  MNN's/XNNPACK's "1x4" (4 output channels share one activation
 load) is our ``(4, 1)``.
 
-Errors: a non-CSR/BCSR ``A`` raises ``TypeError``; a wrong ``variant`` or ``tile``,
-a shape mismatch or a bad ``out`` raises ``ValueError`` -- always before a kernel
-runs.  The first call of a (kernel, dtype) compiles it (seconds); numba caches
+Errors: a non-CSR/BCSR ``A``, a ``tile`` that is no int or an ``out`` that is no array raises
+``TypeError``; a wrong ``variant`` or ``tile`` value, a shape mismatch or an ``out`` of the wrong
+shape, dtype or layout raises ``ValueError`` -- always before a kernel runs (``spmm_int8`` alike).  The first call of a (kernel, dtype) compiles it (seconds); numba caches
 it on disk for later processes.  Time kernels after a warm-up call.
 
 Repeated calls: ``spmm`` keeps a call plan per matrix (:class:`_Plan`: the kernel, the

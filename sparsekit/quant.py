@@ -39,6 +39,7 @@ from .formats.validation import (
 from .dispatch import (
     _cached_plan,
     _check_no_overlap,
+    _check_out,
     _checked,
     _keep_plan,
     _padded_x,
@@ -226,13 +227,12 @@ def spmm_int8(Q: Int8BCSR, X8, *, tile=None, out=None) -> np.ndarray:
         raise ValueError(f"dimension mismatch: matrix has {Q.shape[1]} columns but X8 has shape {X8.shape}")
     if tile is None:
         tile = INT8_TILE[Q.blocksize]
-    if isinstance(tile, (bool, np.bool_)) or not isinstance(tile, (int, np.integer)) or int(tile) not in _tiled.TILES:
+    if isinstance(tile, (bool, np.bool_)) or not isinstance(tile, (int, np.integer)):
+        raise TypeError(f"tile must be an int or None, got {tile!r}")  # as spmm says it
+    if int(tile) not in _tiled.TILES:
         raise ValueError(f"tile must be one of {_tiled.TILES}, got {tile!r}")
     shape = (Q.shape[0], X8.shape[1])
-    if out is not None:
-        if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != np.int32 \
-                or not out.flags.c_contiguous or not out.flags.writeable:
-            raise ValueError(f"out must be a writeable C-contiguous int32 array of shape {shape}")
+    _check_out(out, shape, np.dtype(np.int32))
     X8 = np.ascontiguousarray(X8)
     _check_no_overlap(out, X8, Q)
     key = _plan_key("int8", int(tile), X8, 1)

@@ -102,6 +102,9 @@ def test_bad_operands():
         spmm_int8(Q, X[:, 0])
     with pytest.raises(ValueError, match="tile"):
         spmm_int8(Q, X, tile=7)
+    for bad_type in ({"tile": 8.0}, {"out": [[0] * 9] * 4}):  # the same errors as spmm gives
+        with pytest.raises(TypeError, match="tile must be an int|out must be a numpy array"):
+            spmm_int8(Q, X, **bad_type)
     with pytest.raises(ValueError, match="out"):
         spmm_int8(Q, X, out=np.empty((4, 9), np.int64))
     with pytest.raises(TypeError, match="Int8BCSR"):
