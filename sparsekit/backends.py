@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import numbers
 import os
 import platform
 import subprocess
@@ -46,6 +45,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from .formats.validation import check_blocksize
 
 __all__ = [
     "Backend", "Prepared", "ISA_TARGETS", "list_backends", "get_backend", "backend_names",
@@ -69,19 +70,6 @@ def cpu_flags() -> set:
     return set()
 
 
-def _blocksize(blocksize) -> tuple:
-    try:
-        r, c = blocksize
-        if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, np.integer)) for v in (r, c)):
-            raise TypeError
-        r, c = int(r), int(c)
-    except (TypeError, ValueError):
-        raise TypeError(f"blocksize must be a pair of positive ints (r, c), got {blocksize!r}") from None
-    if r < 1 or c < 1:
-        raise ValueError(f"blocksize entries must be >= 1, got {blocksize!r}")
-    return r, c
-
-
 def _check_operands(W, X) -> tuple:
     W = np.asarray(W)
     X = np.asarray(X)
@@ -98,7 +86,7 @@ def to_sparse(W: np.ndarray, blocksize=(1, 1)):
     """``W`` as a :class:`~sparsekit.CSR` for 1x1 blocks, else a :class:`~sparsekit.BCSR`."""
     from .formats import BCSR, CSR
 
-    r, c = _blocksize(blocksize)
+    r, c = check_blocksize(blocksize)
     if (r, c) == (1, 1):
         return CSR.from_dense(W)
     return BCSR.from_dense(W, (r, c))
@@ -180,7 +168,7 @@ class Backend:
     def prepare(self, W, X, blocksize=(1, 1)) -> Prepared:
         """Convert ``W`` for this backend (untimed) and return the :class:`Prepared` product."""
         W, X = _check_operands(W, X)
-        blocksize = _blocksize(blocksize)
+        blocksize = check_blocksize(blocksize)
         ok, reason = self.supports(blocksize, np.result_type(W.dtype, X.dtype))
         if not ok:
             raise TypeError(reason)

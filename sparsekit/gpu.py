@@ -245,12 +245,9 @@ def _check_method(method) -> str:
 
 
 def _check_blocksize(blocksize) -> tuple:
-    try:
-        r, c = (int(v) for v in blocksize)
-    except (TypeError, ValueError):
-        raise ValueError(f"blocksize must be a pair of positive integers, got {blocksize!r}") from None
-    if r < 1 or c < 1 or (r, c) != tuple(blocksize):
-        raise ValueError(f"blocksize must be a pair of positive integers, got {blocksize!r}")
+    from .formats.validation import check_blocksize
+
+    r, c = check_blocksize(blocksize)
     if r != c:
         raise ValueError(f"GPU block-sparse methods take square blocks, got blocksize {(r, c)}")
     return r, c

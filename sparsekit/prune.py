@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .formats.validation import check_blocksize
+
 __all__ = [
     "sparsity",
     "magnitude_mask",
@@ -86,17 +88,6 @@ def _check_amount(amount) -> float:
     return amount
 
 
-def _check_blocksize(blocksize) -> tuple:
-    try:
-        r, c = blocksize
-    except (TypeError, ValueError):
-        raise ValueError(f"blocksize must be a pair of positive integers, got {blocksize!r}") from None
-    for v in (r, c):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, np.integer)) or v < 1:
-            raise ValueError(f"blocksize must be a pair of positive integers, got {blocksize!r}")
-    return int(r), int(c)
-
-
 def _mask_smallest(scores: np.ndarray, k: int) -> np.ndarray:
     """Boolean keep-mask over a flat score array, dropping exactly the ``k`` smallest.
 
@@ -132,7 +123,7 @@ def _block_view(W: np.ndarray, r: int, c: int) -> np.ndarray:
 def block_sparsity(W, blocksize) -> float:
     """Fraction of ``r x c`` blocks of ``W`` that are entirely zero (what BCSR skips)."""
     W = _check_weight(W)
-    r, c = _check_blocksize(blocksize)
+    r, c = check_blocksize(blocksize)
     tiles = _block_view(W, r, c)
     if tiles.size == 0:
         return 0.0
@@ -181,7 +172,7 @@ def block_mask(W, amount, blocksize=(4, 1), *, norm: str = "l2") -> np.ndarray:
     """
     W = _check_weight(W)
     amount = _check_amount(amount)
-    r, c = _check_blocksize(blocksize)
+    r, c = check_blocksize(blocksize)
     if norm not in ("l1", "l2", "max"):
         raise ValueError(f"norm must be 'l1', 'l2' or 'max', got {norm!r}")
     tiles = np.abs(_block_view(W, r, c))
@@ -334,7 +325,7 @@ class GradualPruner:
         if scope == "global" and method != "magnitude":
             raise ValueError("global scope is only defined for magnitude pruning")
         self.begin_step, self.end_step, self.frequency = int(begin_step), int(end_step), int(frequency)
-        self.method, self.blocksize, self.scope = method, _check_blocksize(blocksize), scope
+        self.method, self.blocksize, self.scope = method, check_blocksize(blocksize), scope
         self.masks = None
         self.current = None
         self.target(self.begin_step)  # the schedule's own checks (frequency >= 1, ...) now, not at .step()
@@ -364,7 +355,7 @@ class GradualPruner:
 def _parse_key(key: str) -> tuple:
     try:
         r, c = key.lower().split("x")
-        return _check_blocksize((int(r), int(c)))
+        return check_blocksize((int(r), int(c)))
     except ValueError:
         raise ValueError(f"break-even key must look like 'RxC' (e.g. '4x1'), got {key!r}") from None
 
@@ -403,7 +394,7 @@ def break_even(blocksize, table=None) -> tuple:
     Fallback (MNN's converter): by the block's output channels ``r``,
     1 -> 0.6, 2 -> 0.5, 3 -> 0.4, 4 or more -> 0.3.
     """
-    r, c = _check_blocksize(blocksize)
+    r, c = check_blocksize(blocksize)
     table = load_break_even() if table is None else table
     if (r, c) in table:
         return table[(r, c)], "measured"
@@ -445,7 +436,7 @@ def choose_format(W, blocksizes=None, table=None) -> dict:
         raise ValueError("blocksizes must name at least one block shape")
     cands = []
     for bs in blocksizes:
-        bs = _check_blocksize(bs)
+        bs = check_blocksize(bs)
         t, src = break_even(bs, table)
         sb = block_sparsity(W, bs)
         est = (1.0 - t) / (1.0 - sb) if sb < 1.0 else float("inf")
@@ -492,7 +483,7 @@ def to_sparse(W, blocksizes=None, *, dtype=None, table=None, force=None):
     elif isinstance(force, str):
         raise ValueError(f"force must be 'dense', 'csr' or a block shape (r, c), got {force!r}")
     else:
-        fmt, bs = "bcsr", _check_blocksize(force)
+        fmt, bs = "bcsr", check_blocksize(force)
     if fmt == "dense":
         return np.ascontiguousarray(W, dtype=dt)
     if fmt == "csr":

@@ -25,9 +25,10 @@ import numbers
 
 import numpy as np
 
-from .formats.bcsr import BCSR, _check_blocksize, _check_padding
+from .formats.bcsr import BCSR, _check_padding
 from .formats.validation import (
     as_index_array,
+    check_blocksize,
     check_indices_in_range,
     check_indptr,
     check_shape,
@@ -121,7 +122,7 @@ class Int8BCSR:
             raise TypeError(f"data must have dtype int8, got {data.dtype}")
         if data.ndim != 3:
             raise ValueError(f"data must be 3-D (nblocks, r, c), got shape {data.shape}")
-        r, c = _check_blocksize(blocksize)
+        r, c = check_blocksize(blocksize)
         if data.shape[1:] != (r, c):
             raise ValueError(f"data blocks have shape {data.shape[1:]} but blocksize is {(r, c)}")
         if (r, c) not in _tiled.BLOCKS:

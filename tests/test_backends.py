@@ -174,5 +174,5 @@ def test_prepare_names_the_dtype_and_blocksize_it_refuses():
     W = np.eye(8)
     with pytest.raises(TypeError, match="runs float32/float64, not int64"):
         b.matmul(W.astype(np.int64), np.ones((8, 4), np.int64))
-    with pytest.raises(TypeError, match="blocksize must be a pair of positive ints"):
+    with pytest.raises(TypeError, match="blocksize must be a pair of positive integers"):
         b.matmul(W, np.ones((8, 4)), (1.7, 1))

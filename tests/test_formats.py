@@ -177,7 +177,7 @@ def _bcsr_good():
         (dict(data=np.ones((2, 2))), ValueError, "3-D"),
         (dict(blocksize=(2, 3)), ValueError, "blocksize is"),
         (dict(blocksize=(0, 2)), ValueError, "positive"),
-        (dict(blocksize="ab"), ValueError, "blocksize"),
+        (dict(blocksize="ab"), TypeError, "blocksize"),  # a string is no pair of integers
         (dict(indices=[0, 2]), ValueError, "out of range"),
         (dict(indices=[0]), ValueError, "same number of blocks"),
         (dict(indptr=[0, 2]), ValueError, "block rows"),
@@ -243,7 +243,7 @@ def test_review_findings_on_construction():
         np.testing.assert_array_equal(build(np.int64).toarray(), W)  # column 256 stays 256
     with pytest.raises(ValueError, match="fit an int64 index"):
         CSR([1.0], [5], [0, 1], (1, 2 ** 70))
-    with pytest.raises(ValueError, match="blocksize must be a pair of positive integers"):
+    with pytest.raises(TypeError, match="blocksize must be a pair of positive integers"):
         BCSR.from_scipy(sp.bsr_matrix(np.eye(4)), blocksize=3)
     A = CSR.from_dense(np.eye(3))
     for sparse in (sp.eye(3, format="csr"), A):
@@ -260,3 +260,21 @@ def test_csr_tobcsr_and_row_lengths_against_scipy():
         B = A.tobcsr(bs)
         assert isinstance(B, BCSR) and B.blocksize == bs and B.shape == shape
         np.testing.assert_array_equal(B.toarray(), D)
+
+
+@pytest.mark.parametrize("bad, exc", [((2.5, 1), TypeError), ((True, 1), TypeError), ((2.0, 2.0), TypeError),
+                                      ("4x1", TypeError), (4, TypeError), ((0, 1), ValueError), ((1,), ValueError)])
+def test_every_entry_point_checks_a_block_shape_alike(bad, exc):
+    """Five modules had five block-shape checks that answered differently (a float pair was a
+    ValueError here, a TypeError there, and accepted by the GPU sweep); one check serves them all."""
+    from sparsekit import gpu
+    from sparsekit.backends import get_backend
+    from sparsekit.prune import block_mask
+    from sparsekit.widgets.blocks import block_sparse_matrix
+
+    calls = [lambda b: BCSR.from_dense(np.eye(4), blocksize=b), lambda b: block_mask(np.ones((4, 4)), 0.5, b),
+             lambda b: get_backend("numba-simd").prepare(np.eye(4), np.ones((4, 2)), b),
+             lambda b: block_sparse_matrix((4, 4), 0.5, b), gpu._check_blocksize]
+    for call in calls:
+        with pytest.raises(exc, match="must be a pair of positive integers"):
+            call(bad)

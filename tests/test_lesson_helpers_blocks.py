@@ -77,7 +77,7 @@ def test_expected_fill_matches_simulation():
 
 
 @pytest.mark.parametrize("bad, exc", [((0, 1), ValueError), ((1,), ValueError), ((1.5, 2), TypeError),
-                                      ("ab", TypeError), (None, ValueError)])
+                                      ("ab", TypeError), (None, TypeError)])
 def test_bad_blocksize(bad, exc):
     with pytest.raises(exc, match="blocksize"):
         storage_summary(np.eye(4), bad)

@@ -203,7 +203,7 @@ def test_other_validation():
     W = np.ones((4, 6))
     with pytest.raises(ValueError, match="blocksize"):
         block_mask(W, 0.5, (0, 2))
-    with pytest.raises(ValueError, match="blocksize"):
+    with pytest.raises(TypeError, match="blocksize"):
         block_mask(W, 0.5, 4)
     with pytest.raises(ValueError, match="norm"):
         block_mask(W, 0.5, (2, 2), norm="l3")

@@ -22,6 +22,7 @@ from .products import matmul
 from .validation import (
     as_float_array,
     as_index_array,
+    check_blocksize,
     check_index_dtype,
     check_indices_in_range,
     check_indptr,
@@ -33,16 +34,6 @@ from .validation import (
 )
 
 __all__ = ["BCSR"]
-
-
-def _check_blocksize(blocksize) -> tuple:
-    try:
-        r, c = check_shape(blocksize)
-    except (TypeError, ValueError):
-        raise ValueError(f"blocksize must be a pair of positive integers, got {blocksize!r}") from None
-    if r < 1 or c < 1:
-        raise ValueError(f"blocksize must be a pair of positive integers, got {blocksize!r}")
-    return r, c
 
 
 class BCSR:
@@ -75,7 +66,7 @@ class BCSR:
             raise ValueError(f"data must be 3-D (nblocks, r, c), got shape {data.shape}")
         if blocksize is None:
             blocksize = data.shape[1:]
-        r, c = _check_blocksize(blocksize)
+        r, c = check_blocksize(blocksize)
         if data.shape[1:] != (r, c):
             raise ValueError(f"data blocks have shape {data.shape[1:]} but blocksize is {(r, c)}")
         indices = as_index_array("indices", indices)
@@ -105,7 +96,7 @@ class BCSR:
     @classmethod
     def from_dense(cls, A, blocksize=(1, 1), *, dtype=None, index_dtype=np.int32) -> "BCSR":
         """Keep every ``r x c`` tile of ``A`` that holds a nonzero."""
-        r, c = _check_blocksize(blocksize)
+        r, c = check_blocksize(blocksize)
         index_dtype = check_index_dtype(index_dtype)
         arr = as_float_array("A", A, ndim=2, dtype=dtype)
         if index_dtype == np.int32 and arr.size >= np.iinfo(np.int32).max:
@@ -125,7 +116,7 @@ class BCSR:
     @classmethod
     def from_csr(cls, A, blocksize) -> "BCSR":
         """Group the entries of a :class:`~sparsekit.CSR` into blocks (duplicates are summed)."""
-        r, c = _check_blocksize(blocksize)
+        r, c = check_blocksize(blocksize)
         M, N = A.shape
         mb, nb = -(-M // r), -(-N // c)
         rows = np.repeat(np.arange(M, dtype=np.int64), np.diff(A.indptr))
@@ -149,7 +140,7 @@ class BCSR:
         if not sp.issparse(m):
             raise TypeError(f"expected a scipy.sparse matrix, got {type(m).__name__}")
         if blocksize is not None:
-            blocksize = _check_blocksize(blocksize)
+            blocksize = check_blocksize(blocksize)
         if m.format == "bsr" and (blocksize is None or blocksize == m.blocksize):
             return cls(m.data, m.indices, m.indptr, m.shape, m.blocksize, copy=True)
         return cls.from_csr(CSR.from_scipy(m), blocksize if blocksize is not None else (1, 1))

@@ -35,6 +35,29 @@ def check_shape(shape, ndim: int = 2) -> tuple:
     return tuple(out)
 
 
+def check_blocksize(blocksize, name: str = "blocksize") -> tuple:
+    """``(r, c)`` as two Python ints >= 1, the one block-shape check of the package.
+
+    ``TypeError`` for anything but a pair of integers (a number, a string, floats, bools);
+    ``ValueError`` for a sequence of the wrong length or an entry below 1.
+    """
+    what = f"{name} must be a pair of positive integers (r, c), got {blocksize!r}"
+    if isinstance(blocksize, (str, bytes)):
+        raise TypeError(what)
+    try:
+        items = tuple(blocksize)
+    except TypeError:
+        raise TypeError(what) from None
+    if len(items) != 2:
+        raise ValueError(what)
+    if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, np.integer)) for v in items):
+        raise TypeError(what)
+    r, c = (int(v) for v in items)
+    if r < 1 or c < 1:
+        raise ValueError(what)
+    return r, c
+
+
 def as_float_array(name: str, values, *, ndim: int | None = None, dtype=None) -> np.ndarray:
     """A C-contiguous float32/float64 array; ints and bools become float64.
 

@@ -21,6 +21,7 @@ import numbers
 import numpy as np
 
 from ..formats import BCSR, CSR
+from ..formats.validation import check_blocksize
 
 __all__ = [
     "BLOCK_SHAPES",
@@ -33,19 +34,6 @@ __all__ = [
 
 #: Block shapes offered by the explorer (rows x columns of the weight matrix).
 BLOCK_SHAPES = ((1, 1), (1, 2), (2, 1), (1, 4), (4, 1), (2, 2), (1, 8), (8, 1), (4, 4))
-
-
-def _check_block(name: str, block) -> tuple:
-    try:
-        r, c = block
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair of positive integers, got {block!r}") from None
-    for d in (r, c):
-        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (numbers.Integral, np.integer)):
-            raise TypeError(f"{name} must be a pair of positive integers, got {block!r}")
-        if d < 1:
-            raise ValueError(f"{name} must be a pair of positive integers, got {block!r}")
-    return int(r), int(c)
 
 
 def _check_sparsity(sparsity) -> float:
@@ -64,8 +52,8 @@ def block_sparse_matrix(shape, sparsity, pattern=(1, 1), *, seed=0, dtype=np.flo
     surviving entries are standard normal, so none of them is zero.  Shapes that
     are not a multiple of ``pattern`` are allowed (edge tiles are cut).
     """
-    M, N = _check_block("shape", shape)
-    r, c = _check_block("pattern", pattern)
+    M, N = check_blocksize(name="shape", blocksize=shape)
+    r, c = check_blocksize(name="pattern", blocksize=pattern)
     s = _check_sparsity(sparsity)
     try:
         floating = np.issubdtype(np.dtype(dtype), np.floating)
@@ -93,7 +81,7 @@ def storage_summary(A, blocksize, *, index_dtype=np.int32) -> dict:
     ``csr_bytes`` / ``bcsr_bytes`` / ``dense_bytes`` and ``ratio``
     (``bcsr_bytes / csr_bytes``).
     """
-    r, c = _check_block("blocksize", blocksize)
+    r, c = check_blocksize(name="blocksize", blocksize=blocksize)
     arr = np.asarray(A)
     if arr.ndim != 2:
         raise ValueError(f"A must be a 2-D array, got {arr.ndim}-D")
@@ -128,7 +116,7 @@ def expected_random_fill(sparsity, blocksize) -> float:
     ``1 - s**(r*c)``; it holds ``r*c*(1-s)`` nonzeros on average, so the fill is
     ``(1 - s) / (1 - s**(r*c))``.
     """
-    r, c = _check_block("blocksize", blocksize)
+    r, c = check_blocksize(name="blocksize", blocksize=blocksize)
     s = _check_sparsity(sparsity)
     return (1.0 - s) / (1.0 - s ** (r * c))
 
@@ -140,7 +128,7 @@ def expected_bytes_ratio(sparsity, blocksize, *, value_bytes=4, index_bytes=4) -
     ``(value_bytes + index_bytes / (r*c)) / fill``.  The ``indptr`` arrays
     (one entry per row or block row) are left out: they vanish for big matrices.
     """
-    r, c = _check_block("blocksize", blocksize)
+    r, c = check_blocksize(name="blocksize", blocksize=blocksize)
     fill = expected_random_fill(sparsity, (r, c))
     return (value_bytes + index_bytes / (r * c)) / fill / (value_bytes + index_bytes)
 
@@ -161,9 +149,9 @@ class BlockExplorer:
                  seed: int = 0, plot: bool = True):
         import ipywidgets as W
 
-        self.shape = _check_block("shape", shape)
-        blocksize = _check_block("blocksize", blocksize)
-        pattern = _check_block("pattern", pattern)
+        self.shape = check_blocksize(name="shape", blocksize=shape)
+        blocksize = check_blocksize(name="blocksize", blocksize=blocksize)
+        pattern = check_blocksize(name="pattern", blocksize=pattern)
         sparsity = _check_sparsity(sparsity)
         self.seed, self.show_plot = int(seed), bool(plot)
         options = [(f"{r}x{c}", (r, c)) for r, c in BLOCK_SHAPES]
