@@ -200,3 +200,17 @@ def test_density_helpers_refuse_what_they_would_show_wrongly():
     for bad in (lambda: csr_memory_bytes(10, 5, 8, -4), lambda: dense_memory_bytes(3, 4, 2.5)):
         with pytest.raises(ValueError, match="whole number of bytes"):
             bad()
+
+
+def test_every_public_name_of_the_widget_modules_is_reachable_from_the_package():
+    import importlib
+
+    import sparsekit.widgets as w
+
+    for module, names in w._MODULES.items():
+        assert tuple(importlib.import_module(f"sparsekit.widgets.{module}").__all__) == names, module
+        for name in names:
+            assert getattr(w, name) is getattr(importlib.import_module(f"sparsekit.widgets.{module}"), name)
+    assert sorted(w.__all__) == sorted(n for names in w._MODULES.values() for n in names)
+    with pytest.raises(AttributeError):
+        w.no_such_widget

@@ -11,48 +11,27 @@ from __future__ import annotations
 
 import importlib
 
-# public name -> submodule that defines it
-_EXPORTS = {
-    "ScatterStepper": "scatter",
-    "trace_axpy": "scatter",
-    "format_step": "scatter",
-    "Step": "scatter",
-    "DensityExplorer": "density",
-    "csr_memory_bytes": "density",
-    "dense_memory_bytes": "density",
-    "break_even_density": "density",
-    "MaskExplorer": "pruning",
-    "pattern_mask": "pruning",
-    "mask_summary": "pruning",
+# submodule -> the public names it defines (its __all__; a test keeps the two equal)
+_MODULES = {
+    "scatter": ("Step", "trace_axpy", "format_step", "ScatterStepper", "SEED_EXAMPLE"),
+    "density": ("dense_memory_bytes", "csr_memory_bytes", "break_even_density", "random_sparse", "time_matvec",
+                "DensityExplorer"),
+    "pruning": ("METHODS", "pattern_mask", "mask_summary", "MaskExplorer"),
+    "blocks": ("BLOCK_SHAPES", "block_sparse_matrix", "storage_summary", "expected_random_fill",
+               "expected_bytes_ratio", "BlockExplorer"),
 }
-
-
-def _blocks_names() -> list:
-    """Names of the block-format widgets module, when it exists."""
-    try:
-        mod = importlib.import_module(".blocks", __name__)
-    except ImportError:
-        return []
-    return list(getattr(mod, "__all__", []))
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
 
 def __getattr__(name: str):
     module = _EXPORTS.get(name)
-    if module is not None:
-        mod = importlib.import_module(f".{module}", __name__)
-        return getattr(mod, name)
-    if not name.startswith("_"):
-        try:
-            blocks = importlib.import_module(".blocks", __name__)
-        except ImportError:
-            blocks = None
-        if blocks is not None and hasattr(blocks, name):
-            return getattr(blocks, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
 
 
 def __dir__():
-    return sorted(set(_EXPORTS) | set(_blocks_names()) | set(globals()))
+    return sorted(set(_EXPORTS) | set(globals()))
 
 
 __all__ = sorted(_EXPORTS)
