@@ -92,3 +92,18 @@ def test_latency_patterns_are_blocks_and_checked_before_the_build():
     for bad, match in (("2:4", "N:M has no kernel"), ("4by1", "unknown method")):
         with pytest.raises(ValueError, match=match):
             latency.run(dict(latency.QUICK, patterns=["1x1", bad]), torch_ref=False, log=lambda *a: None)
+
+
+def test_latency_run_leaves_the_thread_counts_as_it_found_them():
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 threads")
+    before = numba.get_num_threads()
+    numba.set_num_threads(2)
+    try:
+        cfg = dict(latency.QUICK, width=0.25, resolution=32, sparsities=[0.9], patterns=["1x1"], repeats=1, warmup=0)
+        doc = latency.run(cfg, threads=1, torch_ref=False, log=lambda *a: None)
+        assert doc["config"]["threads"] == 1 and numba.get_num_threads() == 2  # it used to stay at 1
+    finally:
+        numba.set_num_threads(before)

@@ -142,7 +142,9 @@ def run(cfg, threads=1, seed=0, torch_ref=True, clock="cpu", log=print):
     Both are saved.
     """
     import numba
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_info
+
+    from ..bench.timing import threads as thread_limit
 
     if clock not in ("cpu", "wall"):
         raise ValueError(f"clock must be 'cpu' or 'wall', got {clock!r}")
@@ -157,13 +159,12 @@ def run(cfg, threads=1, seed=0, torch_ref=True, clock="cpu", log=print):
         raise ValueError("process CPU time sums over threads; use clock='wall' with threads > 1")
     for pat in cfg["patterns"]:
         pattern_blocksize(pat)  # a bad pattern fails before the networks are built
-    numba.set_num_threads(threads)
     rng = np.random.default_rng(seed)
     dense = build(cfg["width"], cfg["resolution"], seed)
     x = rng.standard_normal((1, 3, cfg["resolution"], cfg["resolution"])).astype(np.float32)
     doc = {"config": dict(cfg, threads=threads, seed=seed, dtype="float32", batch=1, clock=clock), "rows": []}
     reps, warm = cfg["repeats"], cfg["warmup"]
-    with threadpool_limits(limits=threads):
+    with thread_limit(int(threads)):  # BLAS and numba, restored afterwards (OpenMP left to numba)
         doc["blas"] = [{k: d.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
                        for d in threadpool_info()]
         y_dense = dense(x)
