@@ -350,9 +350,10 @@ def grade(paths, *, timeout: float = 600, case_timeout: float | None = None, see
     interrupted = False
     _STOPPING.clear()
     pool = ThreadPoolExecutor(max_workers=jobs)
+    futures = {}
     try:
-        futures = {pool.submit(_safe_grade, p, timeout, case_timeout, seed, compile_time): i
-                   for i, p in enumerate(notebooks)}
+        for i, p in enumerate(notebooks):
+            futures[pool.submit(_safe_grade, p, timeout, case_timeout, seed, compile_time)] = i
         for fut in as_completed(futures):
             reports[futures[fut]] = fut.result()
             if on_report is not None:
@@ -364,6 +365,9 @@ def grade(paths, *, timeout: float = 600, case_timeout: float | None = None, see
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _STOPPING.clear()
+    for fut, i in futures.items():  # finished just before the stop, not yet collected
+        if reports[i] is None and fut.done() and not fut.cancelled() and fut.exception() is None:
+            reports[i] = fut.result()
     done = [r for r in reports if r is not None and NOT_FINISHED not in r["problems"]]
     summary = {"notebooks": done, "score": sum(r["score"] for r in done),
                "max_score": sum(r["max_score"] for r in done)}
