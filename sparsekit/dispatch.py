@@ -49,7 +49,8 @@ load) is our ``(4, 1)``.
 
 Errors: a non-CSR/BCSR ``A``, a ``tile`` that is no int or an ``out`` that is no array raises
 ``TypeError``; a wrong ``variant`` or ``tile`` value, a shape mismatch or an ``out`` of the wrong
-shape, dtype or layout raises ``ValueError`` -- always before a kernel runs (``spmm_int8`` alike).  The first call of a (kernel, dtype) compiles it (seconds); numba caches
+shape, dtype or layout raises ``ValueError`` -- always before a kernel runs (``spmm_int8`` alike).
+The first call of a (kernel, dtype) compiles it (seconds); numba caches
 it on disk for later processes.  Time kernels after a warm-up call.
 
 Repeated calls: ``spmm`` keeps a call plan per matrix (:class:`_Plan`: the kernel, the

@@ -69,6 +69,8 @@ import time
 
 import numpy as np
 
+from .formats.validation import check_blocksize
+
 __all__ = [
     "available", "METHODS", "spmm", "time_spmm", "bench", "run_sweep", "machine_report", "plot", "main",
     "SHAPES", "SPARSITIES", "BLOCKS", "SCHEMA",
@@ -245,8 +247,6 @@ def _check_method(method) -> str:
 
 
 def _check_blocksize(blocksize) -> tuple:
-    from .formats.validation import check_blocksize
-
     r, c = check_blocksize(blocksize)
     if r != c:
         raise ValueError(f"GPU block-sparse methods take square blocks, got blocksize {(r, c)}")

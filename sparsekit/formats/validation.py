@@ -36,7 +36,8 @@ def check_shape(shape, ndim: int = 2) -> tuple:
 
 
 def check_blocksize(blocksize, name: str = "blocksize") -> tuple:
-    """``(r, c)`` as two Python ints >= 1, the one block-shape check of the package.
+    """``(r, c)`` as two Python ints >= 1, the one block-shape check of the package (also used, with
+    ``name``, for any other pair of positive integers, such as a widget's matrix shape).
 
     ``TypeError`` for anything but a pair of integers (a number, a string, floats, bools);
     ``ValueError`` for a sequence of the wrong length or an entry below 1.
