@@ -82,6 +82,7 @@ from .formats.validation import as_operand, unchanged
 from .kernels import spmm_bcsr_general as _gen
 from .kernels import spmm_bcsr_tiled as _tiled
 from .kernels import spmv_bcsr_fast as _spmv_bcsr
+from .kernels import spmv_bcsr_unrolled as _spmv_unrolled
 from .kernels import spmv_csr_fast as _spmv_csr
 from .kernels.spmm_bcsr import spmm_bcsr as _ref_spmm_bcsr
 from .kernels.spmm_csr import spmm_csr as _ref_spmm_csr
@@ -252,11 +253,7 @@ def kernel_name(A, X, variant: str = "auto", tile=None) -> str:
     _check_tile(A, tile)
     X = as_operand(X, A.shape[1], A.dtype, name="X")
     if X.ndim == 1:
-        v = variant
-        if v == "auto":
-            v = "parallel" if numba.get_num_threads() > 1 and A.nnz >= PARALLEL_MIN_NNZ_SPMV else "simd"
-        fmt = "csr" if isinstance(A, CSR) else "bcsr"
-        return f"spmv_{fmt}" if v == "reference" else f"spmv_{fmt}_{v}"
+        return _spmv_kernel(A, _spmv_variant(A, variant))[0].__name__
     v, t = _choose(A, X.dtype, X.shape[1], variant, tile)
     if v == "reference":
         return "spmm_csr" if isinstance(A, CSR) else "spmm_bcsr"
@@ -466,38 +463,58 @@ def spmv(A, x, *, variant: str = "auto") -> np.ndarray:
     return _spmv_run(A, x, variant)
 
 
+def _spmv_variant(A, variant):
+    if variant == "auto":
+        par = numba.get_num_threads() > 1 and A.nnz >= PARALLEL_MIN_NNZ_SPMV
+        return "parallel" if par else "simd"
+    return variant
+
+
+_SPMV_CSR = {"reference": _ref_spmv_csr, "simd": _spmv_csr.spmv_csr_simd,
+             "scalar": _spmv_csr.spmv_csr_scalar, "parallel": _spmv_csr.spmv_csr_parallel}
+_SPMV_BCSR = {"simd": _spmv_bcsr.spmv_bcsr_simd, "scalar": _spmv_bcsr.spmv_bcsr_scalar,
+              "parallel": _spmv_bcsr.spmv_bcsr_parallel}
+
+
+def _spmv_kernel(A, variant):
+    """``(kernel, kind)`` that ``spmv`` runs for ``A`` and a resolved variant; ``kind`` says how
+    it is called: "csr" (CSR, and BCSR with 1x1 blocks, whose ``data`` is CSR's), "unrolled"
+    (a generated block shape), "general" (any other block), "reference"."""
+    if isinstance(A, CSR) or (A.blocksize == (1, 1) and variant != "reference"):
+        return _SPMV_CSR[variant], "csr"
+    if variant == "reference":
+        return _ref_spmv_bcsr, "reference"
+    if A.blocksize in _spmv_unrolled.BLOCKS:
+        return _spmv_unrolled.get_kernel(*A.blocksize, variant), "unrolled"
+    return _SPMV_BCSR[variant], "general"
+
+
 def _spmv_run(A, x, variant):
     _checked(A)
     dtype = x.dtype
     data = A.data if A.data.dtype == dtype else A.data.astype(dtype)
-    if variant == "auto":
-        par = numba.get_num_threads() > 1 and A.nnz >= PARALLEL_MIN_NNZ_SPMV
-        variant = "parallel" if par else "simd"
+    variant = _spmv_variant(A, variant)
+    kern, kind = _spmv_kernel(A, variant)
     if isinstance(A, CSR):
         y = np.empty(A.shape[0], dtype=dtype)
         if A.shape[0] == 0:
             return y
-        kern = {"reference": _ref_spmv_csr, "simd": _spmv_csr.spmv_csr_simd,
-                "scalar": _spmv_csr.spmv_csr_scalar, "parallel": _spmv_csr.spmv_csr_parallel}[variant]
         args = (data, A.indices, A.indptr, x, y)
         _ensure_compiled(kern, args, variant)
         kern(*args)
         return y
     xp = _padded_x(A, x)
-    r, c = A.blocksize
     y = np.empty(_n_rows_padded(A), dtype=dtype)
     if y.shape[0] == 0:
         return y[: A.shape[0]]
-    if variant == "reference":
+    if kind == "reference":
         args = (data, A.indices, A.indptr, xp, y)
-        _ensure_compiled(_ref_spmv_bcsr, args, "reference")
-        _ref_spmv_bcsr(*args)
+    elif kind == "general":
+        args = (data.reshape(-1), A.indices, A.indptr, xp, y, *A.blocksize)
     else:
-        kern = {"simd": _spmv_bcsr.spmv_bcsr_simd, "scalar": _spmv_bcsr.spmv_bcsr_scalar,
-                "parallel": _spmv_bcsr.spmv_bcsr_parallel}[variant]
-        args = (data.reshape(-1), A.indices, A.indptr, xp, y, r, c)
-        _ensure_compiled(kern, args, variant)
-        kern(*args)
+        args = (data.reshape(-1), A.indices, A.indptr, xp, y)
+    _ensure_compiled(kern, args, variant)
+    kern(*args)
     return y[: A.shape[0]]
 
 

@@ -16,6 +16,7 @@ from llvmlite import binding as llvm
 
 from sparsekit.kernels import spmm_bcsr_general as general
 from sparsekit.kernels import spmm_bcsr_tiled as tiled
+from sparsekit.kernels import spmv_bcsr_unrolled as unrolled
 from sparsekit.kernels import spmv_csr_fast
 
 _features = llvm.get_host_cpu_features()
@@ -139,3 +140,27 @@ def test_general_and_spmv_scalar_variants_are_scalar():
     sargs = (np.zeros(4, f), np.zeros(4, np.int32), np.array([0, 4], np.int32), np.zeros(4, f), np.zeros(1, f))
     asm = fresh_asm(spmv_csr_fast.spmv_csr_scalar.py_func, sargs, "scalar")
     assert not [op for op, _ in instructions(asm) if PACKED_ARITH.match(op)]
+
+
+def spmv_args(r, c, dtype):
+    return (np.zeros(4 * r * c, dtype), np.zeros(4, np.int32), np.array([0, 4], np.int32),
+            np.zeros(c, dtype), np.zeros(r, dtype))
+
+
+@pytest.mark.parametrize("r, c, dtype, reg", [(4, 1, np.float32, "%xmm"), (8, 1, np.float32, "%ymm"),
+                                               (1, 8, np.float32, "%ymm"), (4, 1, np.float64, "%ymm")])
+def test_unrolled_spmv_packs_one_block_into_vector_fmas(r, c, dtype, reg):
+    """The SLP vectoriser packs a block's r*c multiply-adds into vector FMAs; no loop over the
+    blocks gathers x lane by lane (``vinsertps``/``vpermps``)."""
+    asm = fresh_asm(unrolled.get_kernel(r, c, "simd").py_func, spmv_args(r, c, dtype), "simd")
+    ins = instructions(asm)
+    suffix = "ps" if dtype == np.float32 else "pd"
+    assert any(op.startswith("vfmadd") and op.endswith(suffix) and reg in a for op, a in ins), Counter(op for op, _ in ins)
+    assert not [op for op, _ in ins if op in ("vinsertps", "vpermps", "vgatherdps", "vgatherqps")]
+
+
+def test_unrolled_spmv_scalar_variant_is_scalar():
+    asm = fresh_asm(unrolled.get_kernel(4, 1, "scalar").py_func, spmv_args(4, 1, np.float32), "scalar")
+    ins = instructions(asm)
+    assert not [op for op, _ in ins if PACKED_ARITH.match(op)]
+    assert any(SCALAR_FMA.match(op) for op, _ in ins)

@@ -37,7 +37,11 @@ def test_available_variants_tiles_and_choice():
     assert tile == dispatch.AUTO_TILE[((4, 1), "float32")]
     assert dispatch.kernel_name(A, X, "simd", 16) == "spmm_bcsr_4x1_t16_simd"
     assert dispatch.kernel_name(A, X, "reference") == "spmm_bcsr"
-    assert dispatch.kernel_name(A, X[:, 0], "scalar") == "spmv_bcsr_scalar"
+    assert dispatch.kernel_name(A, X[:, 0], "scalar") == "spmv_bcsr_4x1_scalar"
+    assert dispatch.kernel_name(A, X[:, 0], "reference") == "spmv_bcsr"
+    assert dispatch.kernel_name(BCSR.from_dense(W, blocksize=(3, 2)), X[:, 0], "simd") == "spmv_bcsr_simd"
+    assert dispatch.kernel_name(BCSR.from_dense(W, blocksize=(1, 1)), X[:, 0], "simd") == "spmv_csr_simd"
+    assert dispatch.kernel_name(CSR.from_dense(W), X[:, 0], "parallel") == "spmv_csr_parallel"
     assert dispatch.kernel_name(CSR.from_dense(W), X, "simd", 8) == "spmm_bcsr_1x1_t8_simd"
     assert dispatch.kernel_name(BCSR.from_dense(W, blocksize=(3, 2)), X, "parallel") == "spmm_bcsr_general_parallel"
     # every tiled block has a measured tile for both dtypes

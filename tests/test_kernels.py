@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sparsekit import BCSR, CSR
 from sparsekit import dispatch
 from sparsekit.kernels import spmm_bcsr_tiled as tiled
+from sparsekit.kernels import spmv_bcsr_unrolled as unrolled
 
 BLOCKS = list(tiled.BLOCKS) + [(3, 2), (2, 5)]  # the last two run the general kernels
 DTYPES = [np.float32, np.float64]
@@ -174,6 +175,44 @@ def test_generated_files_match_the_template():
             assert f.read() == tiled.module_source(r, c), (
                 f"gen/spmm_bcsr_{r}x{c}.py is stale: run python -m sparsekit.kernels.spmm_bcsr_tiled"
             )
+
+
+def test_generated_spmv_files_match_the_template():
+    for r, c in unrolled.BLOCKS:
+        with open(unrolled.module_path(r, c)) as f:
+            assert f.read() == unrolled.module_source(r, c), (
+                f"gen/spmv_bcsr_{r}x{c}.py is stale: run python -m sparsekit.kernels.spmv_bcsr_unrolled"
+            )
+
+
+def test_spmv_kernel_source_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="variant"):
+        unrolled.kernel_source(4, 1, "int8")
+    with pytest.raises(ValueError, match="positive"):
+        unrolled.kernel_source(4, 0, "simd")
+    with pytest.raises(KeyError):
+        unrolled.get_kernel(1, 1, "simd")  # 1x1 runs the CSR kernels
+    with pytest.raises(KeyError):
+        unrolled.get_kernel(4, 1, "reference")
+
+
+@pytest.mark.parametrize("variant", ["simd", "scalar", "parallel"])
+@pytest.mark.parametrize("block", unrolled.BLOCKS, ids=lambda b: f"{b[0]}x{b[1]}")
+def test_unrolled_spmv_kernels_overwrite_y_row_by_row(block, variant):
+    """Called directly (as the dispatcher does): every row written, rows of empty block rows 0,
+    a NaN left in ``y`` from before never leaks in."""
+    rng = np.random.default_rng(sum(block))
+    r, c = block
+    W = block_sparse(rng, 6 * r, 5 * c, block, 0.5, np.float64)
+    W[:r] = 0  # the first block row empty
+    A = BCSR.from_dense(W, blocksize=block)
+    x = rng.standard_normal(W.shape[1])
+    y = np.full(W.shape[0], np.nan)
+    k = unrolled.get_kernel(r, c, variant)
+    args = (A.data.reshape(-1), A.indices, A.indptr, x, y)
+    tiled.compile_for(k, args, variant)
+    k(*args)
+    np.testing.assert_allclose(y, W @ x, rtol=1e-12, atol=1e-12)
 
 
 def test_kernel_source_rejects_bad_arguments():

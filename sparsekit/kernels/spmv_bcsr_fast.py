@@ -1,8 +1,14 @@
-"""y = A @ x for BCSR A (any block shape): fast variants beside the reference :mod:`.spmv_bcsr`.
+"""y = A @ x for BCSR A (any block shape): the general variants beside the reference :mod:`.spmv_bcsr`.
 
-Per block row, ``r`` partial sums; per stored block, one index load serves
-``r * c`` values, which is why blocks cut SpMV's memory traffic (4 bytes of
-index per block instead of per value).  Arguments are flattened:
+Per stored block, one index load serves ``r * c`` values, which is why blocks
+cut SpMV's memory traffic (4 bytes of index per block instead of per value).
+But ``r`` and ``c`` are run-time loop bounds here and each block adds its ``r``
+partial sums into ``y`` in memory, so the loop is slow (float32 past the LLC:
+25-55% of the STREAM triad against 70-85% for CSR): the dispatcher runs these
+only for block shapes without a generated kernel of :mod:`.spmv_bcsr_unrolled`
+(the ``r x c`` sums in registers; 4x1, 8x1, 1x4, 2x2, 4x4, 1x8, 8x8).  Reordering
+the loops (one output row of the block row at a time, its sum in a register)
+measured the same.  Arguments are flattened:
 ``(wf, indices, indptr, x, y, r, c)`` with ``wf = data.reshape(-1)``, ``x``
 padded to ``n_block_cols * c`` entries and ``y`` of ``n_block_rows * r``
 entries (overwritten).  No bounds checks.
