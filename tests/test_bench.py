@@ -266,9 +266,16 @@ def test_extras_small(tiny_doc):
     f64 = sp["dtypes"]["float64"]
     assert f64["n"] < sp["n"] and abs(f64["matrix_mib"] / sp["matrix_mib"] - 1) < 0.05
     assert f64["threads"]["1"]["triad_gbs"] == r["triad_gbs"]
+    # BCSR 4x1 and 8x1 in float32, the same rounds, the same bytes, 16 values in every row
+    assert set(sp["blocks"]) == {"4x1", "8x1"}
+    for label, m in sp["blocks"].items():
+        assert m["format"] == f"BCSR {label}" and m["dtype"] == "float32"
+        assert abs(m["matrix_mib"] / sp["matrix_mib"] - 1) < 0.05 and m["nnz"] == m["n"] * 16
+        assert m["threads"]["1"]["triad_gbs"] == r["triad_gbs"] and m["threads"]["1"]["fraction_of_triad"] > 0
     from sparsekit.bench.summary import _spmv_note
     assert _spmv_note(sp).startswith("CSR float32,") and "same rounds: float64 " in _spmv_note(sp)
-    old = {k: v for k, v in sp.items() if k not in ("dtype", "dtypes")}  # a results.json of before
+    assert "%, BCSR 4x1 " in _spmv_note(sp) and "%, BCSR 8x1 " in _spmv_note(sp)
+    old = {k: v for k, v in sp.items() if k not in ("dtype", "dtypes", "blocks")}  # a results.json of before
     assert _spmv_note(old) == f"CSR float64, {sp['matrix_mib']:.0f} MiB matrix"
     from sparsekit.bench.summary import goals
     row, = [g for g in goals(dict(tiny_doc, extras={"spmv_llc": sp})) if "SpMV" in g["goal"]]
