@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .formats.validation import check_blocksize
+from .formats.validation import check_blocksize, parse_blocksize
 
 __all__ = [
     "sparsity",
@@ -221,12 +221,8 @@ def parse_pattern(method: str) -> tuple:
         raise TypeError(f"method must be a string such as 'magnitude', '4x1' or '2:4', got {type(method).__name__}")
     if method in ("magnitude", "1x1"):
         return ("magnitude", None)
-    m = _BLOCK_PATTERN.match(method)
-    if m:
-        r, c = int(m.group(1)), int(m.group(2))
-        if r < 1 or c < 1:
-            raise ValueError(f"block method {method!r} needs positive sizes")
-        return ("block", (r, c))
+    if _BLOCK_PATTERN.match(method):
+        return ("block", parse_blocksize(method, "block method"))
     m = _NM_PATTERN.match(method)
     if m:
         n, mm = int(m.group(1)), int(m.group(2))
@@ -353,11 +349,7 @@ class GradualPruner:
 
 # -- choosing a format ----------------------------------------------------------
 def _parse_key(key: str) -> tuple:
-    try:
-        r, c = key.lower().split("x")
-        return check_blocksize((int(r), int(c)))
-    except ValueError:
-        raise ValueError(f"break-even key must look like 'RxC' (e.g. '4x1'), got {key!r}") from None
+    return parse_blocksize(key, "break-even key")
 
 
 def load_break_even(path=None) -> dict:

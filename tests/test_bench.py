@@ -368,7 +368,7 @@ def test_thread_scaling_pairs_every_round(tiny_doc, monkeypatch):
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["--blocks", "3x"], "argument --blocks: block shape must look like"),
+    (["--blocks", "3x"], "argument --blocks: block shape must look like 'RxC'"),
     (["--blocks", "4x1,0x1"], "entries must be >= 1"),
     (["--threads", "999"], "argument --threads: 999 threads requested"),
     (["--backends", "numba-simd,nope"], "argument --backends: unknown backend 'nope'"),

@@ -278,3 +278,27 @@ def test_every_entry_point_checks_a_block_shape_alike(bad, exc):
     for call in calls:
         with pytest.raises(exc, match="must be a pair of positive integers"):
             call(bad)
+
+
+@pytest.mark.parametrize("text, expected", [("4x1", (4, 1)), ("4X1", (4, 1)), (" 8x1 ", (8, 1)), ("16x2", (16, 2))])
+def test_parse_blocksize_reads_rxc(text, expected):
+    from sparsekit.formats.validation import parse_blocksize
+
+    assert parse_blocksize(text) == expected
+
+
+@pytest.mark.parametrize("bad, words", [("3x", "must look like 'RxC'"), ("x1", "must look like"), ("4x1x2", "must look like"),
+                                        ("-4x1", "must look like"), ("4.0x1", "must look like"), ("²x1", "must look like"),
+                                        ("0x1", "entries must be >= 1"), ("4x00", "entries must be >= 1")])
+def test_every_rxc_label_is_parsed_alike(bad, words):
+    """The benchmark's --blocks, the break-even file's keys and the pruning patterns read "RxC" with one parser."""
+    from sparsekit.bench.cases import parse_block
+    from sparsekit.formats.validation import parse_blocksize
+    from sparsekit.prune import _parse_key, parse_pattern
+
+    for call in (parse_blocksize, parse_block, _parse_key):
+        with pytest.raises(ValueError, match=words):
+            call(bad)
+    if bad in ("0x1", "4x00"):  # the rest are not block patterns at all: "unknown method"
+        with pytest.raises(ValueError, match="block method entries must be >= 1"):
+            parse_pattern(bad)

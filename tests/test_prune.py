@@ -139,7 +139,7 @@ def test_pattern_mask_is_the_named_mask(seed):
     assert parse_pattern("8x1") == ("block", (8, 1)) and parse_pattern("1:4") == ("nm", (1, 4))
 
 
-@pytest.mark.parametrize("bad,exc,msg", [("4x", ValueError, "unknown method"), ("0x4", ValueError, "positive"),
+@pytest.mark.parametrize("bad,exc,msg", [("4x", ValueError, "unknown method"), ("0x4", ValueError, "entries must be >= 1"),
                                          ("3:2", ValueError, "1 <= N <= M"), ("0:4", ValueError, "1 <= N <= M"),
                                          ("block", ValueError, "unknown method"), (4, TypeError, "string")])
 def test_pattern_names_are_checked(bad, exc, msg):

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..formats.validation import parse_blocksize
+
 __all__ = ["Case", "MOBILENET_V1_POINTWISE", "block_sparse_weights", "make_operands", "block_label",
            "parse_block"]
 
@@ -34,14 +36,9 @@ def block_label(blocksize) -> str:
 
 
 def parse_block(text: str) -> tuple:
-    """``"4x1" -> (4, 1)``; ``ValueError`` on anything else."""
-    try:
-        r, c = (int(v) for v in str(text).lower().split("x"))
-    except ValueError:
-        raise ValueError(f"block shape must look like '4x1' (rows x cols), got {text!r}") from None
-    if r < 1 or c < 1:
-        raise ValueError(f"block shape entries must be >= 1, got {text!r}")
-    return r, c
+    """``"4x1" -> (4, 1)``; ``ValueError`` on anything else
+    (:func:`sparsekit.formats.validation.parse_blocksize`)."""
+    return parse_blocksize(text)
 
 
 @dataclass(frozen=True)

@@ -283,7 +283,7 @@ def thread_scaling(blocks=("4x1", "8x1"), sparsity: float = 0.9, n_threads: int 
     clock).  Returns per block the median, quartiles and every per-round ratio.
     """
     from ..backends import get_backend
-    from .cases import Case, make_operands
+    from .cases import Case, make_operands, parse_block
     from .harness import reference, verify
     from .presets import MOBILENET_LAYERS
 
@@ -293,7 +293,7 @@ def thread_scaling(blocks=("4x1", "8x1"), sparsity: float = 0.9, n_threads: int 
     sides = (("numba-simd", 1), ("numba-parallel", n_threads), ("dense-blas", 1), ("dense-blas", n_threads))
     out = {"sparsity": sparsity, "threads": n_threads, "rounds": rounds, "blocks": {}}
     for label in blocks:
-        r, c = (int(v) for v in label.split("x"))
+        r, c = parse_block(label)
         prepared = {name: [] for name, _ in sides[:3]}
         for lname, cin, cout, hw in layers:
             W, X = make_operands(Case(lname, cout, cin, hw, sparsity, (r, c)))
@@ -344,14 +344,14 @@ def stack_in_sequence(blocks=("1x1", "1x4", "4x1", "2x2", "4x4", "8x1"), sparsit
     ratios.  Every layer's result is checked against ``W @ X`` first.
     """
     from ..backends import get_backend
-    from .cases import Case, make_operands
+    from .cases import Case, make_operands, parse_block
     from .harness import reference, verify
     from .presets import MOBILENET_LAYERS
 
     layers = layers or MOBILENET_LAYERS
     out = {"sparsity": sparsity, "rounds": rounds, "threads": 1, "blocks": {}}
     for label in blocks:
-        r, c = (int(v) for v in label.split("x"))
+        r, c = parse_block(label)
         passes = {"sparse": [], "dense": []}
         with thread_limit(1):  # the checks too: 2-thread BLAS calls would leave workers spinning into the timing
             for lname, cin, cout, hw in layers:

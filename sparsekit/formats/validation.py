@@ -59,6 +59,20 @@ def check_blocksize(blocksize, name: str = "blocksize") -> tuple:
     return r, c
 
 
+def parse_blocksize(text, name: str = "block shape") -> tuple:
+    """``"4x1"`` (or ``"4X1"``) -> ``(4, 1)``: the one parser of an ``"RxC"`` block label.
+
+    ``ValueError`` naming ``name`` for anything else, or an entry below 1.
+    """
+    parts = str(text).strip().lower().split("x")
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
+        raise ValueError(f"{name} must look like 'RxC' (rows x cols, e.g. '4x1'), got {text!r}")
+    r, c = int(parts[0]), int(parts[1])
+    if r < 1 or c < 1:
+        raise ValueError(f"{name} entries must be >= 1, got {text!r}")
+    return r, c
+
+
 def as_float_array(name: str, values, *, ndim: int | None = None, dtype=None) -> np.ndarray:
     """A C-contiguous float32/float64 array; ints and bools become float64.
 
