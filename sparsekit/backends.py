@@ -47,6 +47,7 @@ from typing import Callable
 import numpy as np
 
 from .formats.validation import check_blocksize
+from .machine import cpu_info
 
 __all__ = [
     "Backend", "Prepared", "ISA_TARGETS", "list_backends", "get_backend", "backend_names",
@@ -59,15 +60,7 @@ __all__ = [
 
 def cpu_flags() -> set:
     """The CPU feature flags of ``/proc/cpuinfo`` (empty where it does not exist)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, val = line.partition(":")
-                if key.strip() in ("flags", "Features"):
-                    return set(val.split())
-    except OSError:
-        pass
-    return set()
+    return cpu_info()[1]
 
 
 def _check_operands(W, X) -> tuple:

@@ -70,6 +70,7 @@ import time
 import numpy as np
 
 from .formats.validation import check_blocksize
+from .machine import cpu_info
 
 __all__ = [
     "available", "METHODS", "spmm", "time_spmm", "bench", "run_sweep", "machine_report", "plot", "main",
@@ -617,16 +618,8 @@ def _smi(query: str) -> list:
 
 def machine_report() -> dict:
     """GPU, driver, CUDA and library versions (and the host), as a JSON-able dict."""
-    rep = {"host_cpu": platform.processor() or platform.machine(), "python": sys.version.split()[0],
+    rep = {"host_cpu": cpu_info()[0], "python": sys.version.split()[0],
            "numpy": np.__version__, "platform": platform.platform()}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    rep["host_cpu"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     ok, why = available()
     rep["cuda_available"], rep["cuda_reason"] = ok, why
     q = _smi("name,driver_version,memory.total,clocks.sm,clocks.max.sm,power.limit,temperature.gpu")

@@ -17,7 +17,9 @@ BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
             "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
-def _cpuinfo() -> tuple[str, set]:
+def cpu_info() -> tuple[str, set]:
+    """``(model name, feature flags)`` from ``/proc/cpuinfo`` (the platform's name and no flags
+    where it does not exist): the one reader of that file in the package."""
     model, flags = platform.processor() or platform.machine(), set()
     try:
         with open("/proc/cpuinfo") as f:
@@ -36,7 +38,7 @@ def _cpuinfo() -> tuple[str, set]:
 def simd_level(flags: set | None = None) -> str:
     """The widest vector instruction set the CPU offers: 'AVX-512', 'AVX2', 'AVX', 'SSE2', 'NEON' ..."""
     if flags is None:
-        flags = _cpuinfo()[1]
+        flags = cpu_info()[1]
     for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse2", "SSE2"),
                        ("asimd", "NEON"), ("neon", "NEON")):
         if flag in flags:
@@ -63,7 +65,7 @@ def machine_report() -> dict:
     import numpy as np
     import scipy
 
-    model, flags = _cpuinfo()
+    model, flags = cpu_info()
     return {
         "cpu": model,
         "arch": platform.machine(),
