@@ -219,11 +219,12 @@ def parse_pattern(method: str) -> tuple:
     ``"2:4"`` -> ``("nm", (2, 4))``; a clear error on anything else."""
     if not isinstance(method, str):
         raise TypeError(f"method must be a string such as 'magnitude', '4x1' or '2:4', got {type(method).__name__}")
-    if method in ("magnitude", "1x1"):
+    key = method.strip().lower()  # "4X1" and " 4x1" name the block the other parsers read
+    if key in ("magnitude", "1x1"):
         return ("magnitude", None)
-    if _BLOCK_PATTERN.match(method):
-        return ("block", parse_blocksize(method, "block method"))
-    m = _NM_PATTERN.match(method)
+    if _BLOCK_PATTERN.match(key):
+        return ("block", parse_blocksize(key, "block method"))
+    m = _NM_PATTERN.match(key)
     if m:
         n, mm = int(m.group(1)), int(m.group(2))
         if not 1 <= n <= mm:

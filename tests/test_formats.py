@@ -302,3 +302,10 @@ def test_every_rxc_label_is_parsed_alike(bad, words):
     if bad in ("0x1", "4x00"):  # the rest are not block patterns at all: "unknown method"
         with pytest.raises(ValueError, match="block method entries must be >= 1"):
             parse_pattern(bad)
+
+
+def test_parse_pattern_reads_block_labels_as_the_other_parsers_do():
+    from sparsekit.prune import parse_pattern
+
+    assert parse_pattern("4X1") == parse_pattern(" 4x1 ") == ("block", (4, 1))
+    assert parse_pattern("Magnitude") == parse_pattern("1X1") == ("magnitude", None)

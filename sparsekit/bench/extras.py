@@ -144,6 +144,7 @@ def _spmv_case(dtype, per_row: int, band: int, target: int, block=None) -> dict:
     """A banded CSR matrix (BCSR with ``block``) of about ``target`` bytes in ``dtype``, its ``x``
     and scipy's ``A @ x``."""
     from ..formats import BCSR, CSR
+    from .cases import block_label
 
     dtype = np.dtype(dtype)
     if block is None:
@@ -159,7 +160,7 @@ def _spmv_case(dtype, per_row: int, band: int, target: int, block=None) -> dict:
     n = A.shape[0]
     x = np.random.default_rng(1).uniform(-1.0, 1.0, size=A.shape[1]).astype(dtype)
     matrix = A.data.nbytes + A.indices.nbytes + A.indptr.nbytes
-    fmt = "CSR" if block is None else f"BCSR {block[0]}x{block[1]}"
+    fmt = "CSR" if block is None else f"BCSR {block_label(block)}"
     return {"A": A, "x": x, "ref": A.to_scipy() @ x,
             "meta": {"format": fmt, "dtype": dtype.name, "n": n, "nnz": A.nnz, "per_row": per_row,
                      "band": band, "matrix_mib": matrix / 2 ** 20, "llc_mib": llc_bytes() / 2 ** 20,
@@ -182,11 +183,11 @@ def spmv_past_cache(per_row: int = 16, band: int = 1024, repeats: int = 15, thre
     ``spmv["threads"][t]["fraction_of_triad"]`` is the headline, ``spmv["dtypes"][name]``
     holds every dtype's figures and ``spmv["blocks"]["RxC"]`` every block shape's.
     """
-    from .cases import parse_block
+    from .cases import block_label, parse_block
 
     target = target_bytes or 4 * llc_bytes()
     cases = {np.dtype(d).name: _spmv_case(d, per_row, band, target) for d in dtypes}
-    shapes = {b: parse_block(b) for b in blocks}
+    shapes = {block_label(parse_block(b)): parse_block(b) for b in blocks}  # "4X1" and "4x1" are one shape
     for label, block in shapes.items():
         cases[label] = _spmv_case(dtypes[0], per_row, band, target, block=block)
     tn = triad_n or max(4 * llc_bytes() // 8, 1024)

@@ -53,7 +53,8 @@ def _spmv_others(sp: dict) -> str:
 
 
 def _spmv_note(sp: dict) -> str:
-    """The SpMV goal row's note: dtype and matrix size, and the other dtypes' figures of the same rounds."""
+    """The SpMV goal row's note: dtype and matrix size, and the other figures of the same rounds
+    (the other dtypes' CSR, the BCSR block shapes)."""
     note = f"CSR {sp.get('dtype', 'float64')}, {sp['matrix_mib']:.0f} MiB matrix"
     others = _spmv_others(sp)
     return note + (f"; same rounds: {others}" if others else "")
