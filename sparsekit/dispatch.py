@@ -33,7 +33,7 @@ Variants (``VARIANTS``)
     ``"simd"``       the fast kernel: register-tiled and vectorised, one thread;
     ``"parallel"``   the same split into ``numba.get_num_threads()`` pieces: block rows cut at
                      equal numbers of stored blocks, or HW tiles when there are few block rows
-                     (``spmm_bcsr_tiled.work_part``);
+                     (``kernels.work_split.work_part``);
     ``"auto"``       ``simd`` or ``parallel`` and the tile, chosen from :data:`AUTO_TILE`.
 
 ``tile`` (spmm only): the HW tile width of the register-tiled kernels (block
@@ -80,6 +80,7 @@ from .formats.bcsr import BCSR
 from .formats.csr import CSR
 from .formats.validation import as_operand, unchanged
 from .kernels import spmm_bcsr_general as _gen
+from .kernels.codegen import compile_for
 from .kernels import spmm_bcsr_tiled as _tiled
 from .kernels import spmv_bcsr_fast as _spmv_bcsr
 from .kernels import spmv_bcsr_unrolled as _spmv_unrolled
@@ -266,7 +267,7 @@ def kernel_name(A, X, variant: str = "auto", tile=None) -> str:
 # -- running -------------------------------------------------------------------------------
 
 def _ensure_compiled(kernel, args, variant):
-    """Compile on first use with the vectoriser settings of the variant (see spmm_bcsr_tiled)."""
+    """Compile on first use with the vectoriser settings of the variant (:mod:`.kernels.codegen`)."""
     # a cheap stand-in for numba's types of the arguments (numba.typeof costs ~10 us per array):
     # every array argument here is C-contiguous; dtype, ndim and writeability decide the type
     key = (id(kernel),) + tuple(
@@ -274,7 +275,7 @@ def _ensure_compiled(kernel, args, variant):
     )  # (~2 us for 7 arguments; numba's own dispatch on the call costs about the same)
     if key in _compiled:
         return
-    _tiled.compile_for(kernel, args, variant)
+    compile_for(kernel, args, variant)
     _compiled.add(key)
 
 
@@ -320,7 +321,7 @@ class _Plan:
         self.wf = None if self.data.dtype != dtype else self.data.reshape(-1) if self.flat else self.data
         if not self.zero:  # compile now, with the variant's vectoriser settings
             Y = np.empty((self.rows, n_cols), dtype=out_dtype)
-            _tiled.compile_for(self.kern, self.args(_padded_x(A, X), Y), variant)
+            compile_for(self.kern, self.args(_padded_x(A, X), Y), variant)
 
     def args(self, Xp, Y) -> tuple:
         wf = self.wf

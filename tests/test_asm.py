@@ -2,7 +2,7 @@
 
 Cached kernels cannot be inspected (numba keeps no assembly for them), so each
 test compiles a fresh, uncached dispatcher of the same Python function with
-the same compile path (:func:`sparsekit.kernels.spmm_bcsr_tiled.compile_for`)
+the same compile path (:func:`sparsekit.kernels.codegen.compile_for`)
 that :mod:`sparsekit.dispatch` uses.  x86-64 with AVX2+FMA only.
 """
 import platform
@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from llvmlite import binding as llvm
 
+from sparsekit.kernels import codegen
 from sparsekit.kernels import spmm_bcsr_general as general
 from sparsekit.kernels import spmm_bcsr_tiled as tiled
 from sparsekit.kernels import spmv_bcsr_unrolled as unrolled
@@ -35,8 +36,8 @@ def instructions(asm: str) -> list:
 
 
 def fresh_asm(py_func, args, variant, parallel=False):
-    k = numba.njit(fastmath=tiled.FASTMATH, parallel=parallel)(py_func)
-    tiled.compile_for(k, args, variant)
+    k = numba.njit(fastmath=codegen.FASTMATH, parallel=parallel)(py_func)
+    codegen.compile_for(k, args, variant)
     return k.inspect_asm(k.signatures[0])
 
 
@@ -75,7 +76,7 @@ def test_register_tiles_have_no_scalar_fma(r, c, t):
     ns = {}
     exec(tiled._HEADER.format(r=r, c=c) + cut, ns)  # the generated module's own imports
     k = ns[tiled.kernel_name(r, c, t, "simd")]
-    tiled.compile_for(k, tiled_args(r, c, t, np.float32), "simd")
+    codegen.compile_for(k, tiled_args(r, c, t, np.float32), "simd")
     ins = instructions(k.inspect_asm(k.signatures[0]))
     fma = Counter(op for op, a in ins if op.startswith("vfmadd") and ("%ymm" in a or SCALAR_FMA.match(op)))
     ymm = sum(n for op, n in fma.items() if op.endswith("ps"))

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from sparsekit import BCSR, CSR
 from sparsekit import dispatch
+from sparsekit.kernels import codegen, work_split
 from sparsekit.kernels import spmm_bcsr_tiled as tiled
 from sparsekit.kernels import spmv_bcsr_unrolled as unrolled
 
@@ -111,7 +112,7 @@ def parallel_kernel(A, X, tile, n_threads):
     Y = np.empty((A.shape[0], X.shape[1]), X.dtype)
     kern = tiled.get_kernel(*A.blocksize, tile, "parallel")
     args = (A.data.reshape(-1), A.indices, A.indptr, X.reshape(-1), Y.reshape(-1), X.shape[1], n_threads)
-    tiled.compile_for(kern, args, "parallel")
+    codegen.compile_for(kern, args, "parallel")
     kern(*args)
     return Y
 
@@ -124,7 +125,7 @@ def test_large_operand_parallel_matches_serial_bitwise(n_threads, tiles_split):
     W = block_sparse(rng, 64, 128, (4, 1), 0.2, np.float32)
     X = rng.standard_normal((128, 403)).astype(np.float32)
     A = BCSR.from_dense(W, blocksize=(4, 1))
-    plan = tiled.split_work(A.indptr, 403 // 16, n_threads)
+    plan = work_split.split_work(A.indptr, 403 // 16, n_threads)
     assert (plan[0, 3] - plan[0, 2] < 403 // 16) == tiles_split
     Ys = dispatch.spmm(A, X, variant="simd", tile=16)
     assert np.array_equal(Ys, parallel_kernel(A, X, 16, n_threads))
@@ -148,7 +149,7 @@ def test_parallel_row_split_matches_serial_bitwise(n_threads):
 @settings(max_examples=200, deadline=None)
 def test_split_work_covers_everything_once_and_balances(row_nnz, n_tiles, n_parts):
     indptr = np.concatenate([[5], 5 + np.cumsum(row_nnz)]).astype(np.int32)  # need not start at 0
-    plan = tiled.split_work(indptr, n_tiles, n_parts)
+    plan = work_split.split_work(indptr, n_tiles, n_parts)
     n_rows = len(row_nnz)
     assert plan.shape == (n_parts, 5)
     covered = np.zeros((n_rows, n_tiles + 1), int)  # the last column stands for the leftover HW
@@ -157,7 +158,7 @@ def test_split_work_covers_everything_once_and_balances(row_nnz, n_tiles, n_part
         covered[b0:b1, t0:t1] += 1
         covered[b0:b1, n_tiles] += last
     assert (covered == 1).all()
-    if n_rows < tiled.MIN_ROWS_PER_THREAD * n_parts and n_tiles >= tiled.MIN_TILES_PER_THREAD * n_parts:
+    if n_rows < work_split.MIN_ROWS_PER_THREAD * n_parts and n_tiles >= work_split.MIN_TILES_PER_THREAD * n_parts:
         # tiles split: equal shares, +-1 tile
         shares = plan[:, 3] - plan[:, 2]
         assert shares.max() - shares.min() <= 1
@@ -210,7 +211,7 @@ def test_unrolled_spmv_kernels_overwrite_y_row_by_row(block, variant):
     y = np.full(W.shape[0], np.nan)
     k = unrolled.get_kernel(r, c, variant)
     args = (A.data.reshape(-1), A.indices, A.indptr, x, y)
-    tiled.compile_for(k, args, variant)
+    codegen.compile_for(k, args, variant)
     k(*args)
     np.testing.assert_allclose(y, W @ x, rtol=1e-12, atol=1e-12)
 

@@ -14,7 +14,7 @@ variants must be separate functions):
 
 * :func:`spmm_bcsr_general` -- vectorised (``fastmath`` contraction);
 * :func:`spmm_bcsr_general_scalar` -- to be compiled inside
-  :func:`~sparsekit.kernels.spmm_bcsr_tiled.scalar_codegen` (vectorisers off);
+  :func:`~sparsekit.kernels.codegen.scalar_codegen` (vectorisers off);
 * :func:`spmm_bcsr_general_parallel` -- ``prange`` over block rows.
 
 Arguments are flattened as for the tiled kernels: ``(wf, indices, indptr, xf,
@@ -25,7 +25,7 @@ yf, n_cols, r, c)`` with ``wf = data.reshape(-1)``, ``xf = X.reshape(-1)``
 import numba
 import numpy as np
 
-from .spmm_bcsr_tiled import FASTMATH
+from .codegen import FASTMATH
 
 U = np.uint64
 

@@ -52,9 +52,9 @@ Variants of the same source:
 * ``simd``     -- ``fastmath=FASTMATH`` (FMA contraction, no reassociation); LLVM's loop
                   vectoriser turns the ``m`` loop into ymm FMAs;
 * ``scalar``   -- the same source compiled with LLVM's loop and SLP vectorisers switched
-                  off (see :func:`scalar_codegen`): scalar ``vfmadd231ss``, no ymm;
+                  off (see :func:`.codegen.scalar_codegen`): scalar ``vfmadd231ss``, no ymm;
 * ``parallel`` -- one piece of work per thread (``prange``, ``parallel=True``), cut by
-                  :func:`work_part`: block rows cut at equal numbers of stored blocks, or,
+                  :func:`.work_split.work_part`: block rows cut at equal numbers of stored blocks, or,
                   with only a few block rows per thread, equal shares of the HW tiles.
                   Every output is computed with the same operations as in ``simd``;
 * ``int8``     -- int8 weights and activations, int32 accumulators and output.
@@ -79,17 +79,14 @@ wraparound code.  Kernels do no bounds checks; the caller guarantees:
 """
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
-import threading
 
 import numba
 import numpy as np
 
-#: fastmath flags of every kernel: FMA contraction, but no reassociation, so that LLVM never
-#: vectorises the k loop (a reduction, through gathers) instead of the contiguous m loop.
-FASTMATH = {"contract", "arcp", "nsz", "afn"}
+from .codegen import FASTMATH
+
 #: Block shapes (r, c) that get generated fast kernels.
 BLOCKS = ((1, 1), (1, 4), (4, 1), (2, 2), (4, 4), (8, 1), (1, 8), (8, 8))
 #: HW tile widths (elements) generated for every block shape.
@@ -112,15 +109,11 @@ channels), one function per HW tile width and variant.  Compiled lazily on first
 import numba
 import numpy as np
 
-from sparsekit.kernels.spmm_bcsr_tiled import (
-    FASTMATH,
-    spmm_bcsr_tail,
-    spmm_bcsr_tail_int8,
-    spmm_bcsr_tail_scalar,
-    work_part,
-)
+from sparsekit.kernels.codegen import FASTMATH
 from sparsekit.kernels.prefetch import elements_in, prefetch
+from sparsekit.kernels.spmm_bcsr_tiled import spmm_bcsr_tail, spmm_bcsr_tail_int8, spmm_bcsr_tail_scalar
 from sparsekit.kernels.stack_tile import stack_tile
+from sparsekit.kernels.work_split import work_part
 
 U = np.uint64  # unsigned indices: numba adds no negative-index wraparound code for them
 '''
@@ -138,7 +131,7 @@ def kernel_source(r: int, c: int, tile: int, variant: str) -> str:
 
     The ``parallel`` variant is two functions: ``..._range`` (the serial loops over
     a range of block rows and HW tiles) and the ``prange`` driver that splits the
-    work with :func:`work_part` and runs one range per thread.
+    work with :func:`.work_split.work_part` and runs one range per thread.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
@@ -342,120 +335,7 @@ def spmm_bcsr_tail_int8(wf, indices, k0, k1, xf, yf, hw, y0, m_start, r, c):
                     yf[yr + m] += w * np.int32(xf[xr + m])
 
 
-# -- how the parallel variant splits the work ---------------------------------------------
-
-#: The parallel kernels split the block rows among the threads when there are at least
-#: ``MIN_ROWS_PER_THREAD`` per thread; with fewer rows (and at least ``MIN_TILES_PER_THREAD``
-#: whole HW tiles per thread) they split HW instead.
-MIN_ROWS_PER_THREAD = 8
-MIN_TILES_PER_THREAD = 4
-
-
-@numba.njit(cache=True, nogil=True)
-def _row_cut(indptr, n_brows, total, q, n_parts):
-    """The block row where piece ``q`` starts: the running cost (stored blocks + 1 per row)
-    comes closest to ``q / n_parts`` of ``total`` there (binary search; costs only grow)."""
-    if q <= 0:
-        return 0
-    if q >= n_parts:
-        return n_brows
-    k_first = np.int64(indptr[0])
-    target = total * q // n_parts
-    lo, hi = 0, n_brows  # the last row b with cost(b) <= target, cost(b) = blocks + rows before b
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if np.int64(indptr[mid]) - k_first + mid <= target:
-            lo = mid
-        else:
-            hi = mid - 1
-    if lo < n_brows:
-        below = target - (np.int64(indptr[lo]) - k_first + lo)
-        above = np.int64(indptr[lo + 1]) - k_first + lo + 1 - target
-        if above < below:
-            lo += 1
-    return lo
-
-
-@numba.njit(cache=True, nogil=True)
-def work_part(indptr, n_tiles, n_parts, p):
-    """Piece ``p`` of ``n_parts``: ``(b0, b1, t0, t1, last)``.
-
-    Thread ``p`` computes block rows ``b0:b1`` for the HW tiles ``t0:t1`` and, if
-    ``last``, the columns after the last whole tile.  Normally the block rows are cut
-    where the running count of (stored blocks + 1) per row comes closest to ``p /
-    n_parts`` of the total -- a cut by row *count* would give one thread the denser half.
-    With only a few block rows per thread (the first layers of a CNN: few channels, wide
-    HW) rows are too coarse to balance, so the HW tiles are split evenly instead: every
-    thread then does the same number of multiply-adds, whatever the rows hold (but reads
-    all of ``W``, which is why this is not the default).  Each thread computes its own
-    piece (no shared plan to allocate).
-    """
-    n_parts = max(n_parts, 1)
-    n_brows = indptr.shape[0] - 1
-    if n_brows < MIN_ROWS_PER_THREAD * n_parts and n_tiles >= MIN_TILES_PER_THREAD * n_parts:
-        return 0, n_brows, n_tiles * p // n_parts, n_tiles * (p + 1) // n_parts, p == n_parts - 1
-    total = np.int64(indptr[n_brows]) - np.int64(indptr[0]) + n_brows
-    b0 = _row_cut(indptr, n_brows, total, p, n_parts)
-    b1 = _row_cut(indptr, n_brows, total, p + 1, n_parts)
-    return b0, b1, 0, n_tiles, True
-
-
-@numba.njit(cache=True, nogil=True)
-def split_work(indptr, n_tiles, n_parts):
-    """Every piece of :func:`work_part` as rows of an ``(n_parts, 5)`` array (for tests and
-    for reading: the kernels call :func:`work_part` themselves)."""
-    n_parts = max(n_parts, 1)
-    plan = np.zeros((n_parts, 5), np.int64)
-    for p in range(n_parts):
-        b0, b1, t0, t1, last = work_part(indptr, n_tiles, n_parts, p)
-        plan[p, 0] = b0
-        plan[p, 1] = b1
-        plan[p, 2] = t0
-        plan[p, 3] = t1
-        plan[p, 4] = last
-    return plan
-
-
-# -- lazy lookup and the scalar codegen switch --------------------------------------------
-
-_lock = threading.RLock()
-
-
-@contextlib.contextmanager
-def vectorizers(loop: bool, slp: bool):
-    """Compile with LLVM's loop / SLP vectorisers switched on or off.
-
-    numba reads ``config.LOOP_VECTORIZE`` and ``config.SLP_VECTORIZE`` each time
-    it builds an LLVM pass pipeline, so switching them around one compilation
-    affects only the functions compiled inside the block.  numba's default is
-    loop on, SLP off.  The tiled kernels need SLP: with a literal tile width
-    LLVM fully unrolls the ``m`` loop before the loop vectoriser runs, and only
-    the SLP vectoriser packs the unrolled scalar FMAs into ymm FMAs.
-    """
-    from numba.core import config
-    from numba.core.registry import cpu_target
-
-    codegen = cpu_target.target_context.codegen()
-    with _lock:
-        saved = (config.LOOP_VECTORIZE, config.SLP_VECTORIZE, codegen._loopvect)
-        config.LOOP_VECTORIZE = loop
-        config.SLP_VECTORIZE = slp
-        codegen._loopvect = loop
-        try:
-            yield
-        finally:
-            config.LOOP_VECTORIZE, config.SLP_VECTORIZE, codegen._loopvect = saved
-
-
-def scalar_codegen():
-    """Both vectorisers off: the same source gives scalar machine code (``vfmadd231ss``)."""
-    return vectorizers(False, False)
-
-
-def simd_codegen():
-    """Loop and SLP vectorisers on (what the ``simd``, ``parallel`` and ``int8`` kernels use)."""
-    return vectorizers(True, True)
-
+# -- lazy lookup ----------------------------------------------------------------------------
 
 def get_kernel(r: int, c: int, tile: int, variant: str):
     """The numba dispatcher of one generated kernel (``KeyError`` if not generated)."""
@@ -463,26 +343,6 @@ def get_kernel(r: int, c: int, tile: int, variant: str):
         raise KeyError(f"no generated kernel for block {(r, c)}, tile {tile}, variant {variant!r}")
     mod = importlib.import_module(f"sparsekit.kernels.gen.spmm_bcsr_{r}x{c}")
     return getattr(mod, kernel_name(r, c, tile, variant))
-
-
-def compile_for(kernel, args, variant: str):
-    """Make sure ``kernel`` is compiled for the types of ``args`` with the vectoriser settings
-    of ``variant`` ("scalar": both off; "simd"/"parallel"/"int8": loop + SLP; "reference":
-    numba's defaults)."""
-    from numba import typeof
-
-    sig = tuple(typeof(a) for a in args)
-    if sig in kernel.overloads:
-        return kernel
-    if variant == "scalar":
-        ctx = scalar_codegen()
-    elif variant in ("simd", "parallel", "int8"):
-        ctx = simd_codegen()
-    else:  # "reference": numba's defaults (loop vectoriser on, SLP off)
-        ctx = vectorizers(True, False)
-    with ctx:
-        kernel.compile(sig)
-    return kernel
 
 
 if __name__ == "__main__":

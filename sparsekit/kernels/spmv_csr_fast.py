@@ -14,7 +14,7 @@ share of memory bandwidth).
   ``spmv_llc``): about 3% more bandwidth than the ``for k in range(indptr[i],
   indptr[i + 1])`` loop of :mod:`.spmv_csr`, which reads two ``indptr`` entries per row;
 * :func:`spmv_csr_scalar` -- the same body, to be compiled with the vectorisers off
-  (:func:`~sparsekit.kernels.spmm_bcsr_tiled.scalar_codegen`);
+  (:func:`~sparsekit.kernels.codegen.scalar_codegen`);
 * :func:`spmv_csr_parallel` -- ``prange`` over rows.
 
 ``y`` is overwritten; no bounds checks (the caller validated ``A`` and ``x``).

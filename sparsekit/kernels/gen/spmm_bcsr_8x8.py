@@ -7,15 +7,11 @@ channels), one function per HW tile width and variant.  Compiled lazily on first
 import numba
 import numpy as np
 
-from sparsekit.kernels.spmm_bcsr_tiled import (
-    FASTMATH,
-    spmm_bcsr_tail,
-    spmm_bcsr_tail_int8,
-    spmm_bcsr_tail_scalar,
-    work_part,
-)
+from sparsekit.kernels.codegen import FASTMATH
 from sparsekit.kernels.prefetch import elements_in, prefetch
+from sparsekit.kernels.spmm_bcsr_tiled import spmm_bcsr_tail, spmm_bcsr_tail_int8, spmm_bcsr_tail_scalar
 from sparsekit.kernels.stack_tile import stack_tile
+from sparsekit.kernels.work_split import work_part
 
 U = np.uint64  # unsigned indices: numba adds no negative-index wraparound code for them
 

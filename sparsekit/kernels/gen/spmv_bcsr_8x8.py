@@ -2,13 +2,13 @@
 ``python -m sparsekit.kernels.spmv_bcsr_unrolled``.
 
 Unrolled BCSR SpMV kernels for 8x8 blocks: 64 named accumulators per block row.
-Compiled lazily on first call by sparsekit.kernels.spmm_bcsr_tiled.compile_for, with the
+Compiled lazily on first call by sparsekit.kernels.codegen.compile_for, with the
 vectoriser settings of each variant (simd, parallel: loop + SLP; scalar: none).
 """
 import numba
 import numpy as np
 
-from sparsekit.kernels.spmm_bcsr_tiled import FASTMATH
+from sparsekit.kernels.codegen import FASTMATH
 
 U = np.uint64  # unsigned indices: numba adds no negative-index wraparound code for them
 
