@@ -80,11 +80,11 @@ from .formats.bcsr import BCSR
 from .formats.csr import CSR
 from .formats.validation import as_operand, unchanged
 from .kernels import spmm_bcsr_general as _gen
-from .kernels.codegen import compile_for
 from .kernels import spmm_bcsr_tiled as _tiled
 from .kernels import spmv_bcsr_fast as _spmv_bcsr
 from .kernels import spmv_bcsr_unrolled as _spmv_unrolled
 from .kernels import spmv_csr_fast as _spmv_csr
+from .kernels.codegen import compile_for
 from .kernels.spmm_bcsr import spmm_bcsr as _ref_spmm_bcsr
 from .kernels.spmm_csr import spmm_csr as _ref_spmm_csr
 from .kernels.spmv_bcsr import spmv_bcsr as _ref_spmv_bcsr
