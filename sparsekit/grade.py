@@ -13,8 +13,10 @@ its ``check`` calls name; a deleted check cell scores 0, it does not shrink the 
 of other sets are ignored when the name fixes the set, graded beside it otherwise.  One broken submission
 (invalid JSON, a dead kernel, an endless loop) never stops the others.
 
-Prints a table per notebook and, last, ``score: X/Y`` over all notebooks; ``--json`` writes the
-whole report, ``--csv`` a gradebook (one row per notebook, one column per question).
+Prints a table per notebook, the pairs of submissions of one set that share answer cells word for
+word (:mod:`sparsekit.grading.similar`: a pointer to read them side by side, not a verdict) and, last,
+``score: X/Y`` over all notebooks; ``--json`` writes the whole report, ``--csv`` a gradebook (one
+row per notebook, one column per question).
 
 Trust: a submission's code runs with the grader's rights, so it can do what any program of
 yours can.  It could append forged lines to its own results file, and, graded at the same time
@@ -39,6 +41,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from .cli import check_output_file
+from .grading.similar import format_similar, similar_submissions
 from .grading.engine import (COMPILE_ENV, EXERCISE_SETS, RESULTS_ENV, SEED_ENV, TIMEOUT_ENV, check_seconds,
                              get_question, questions_of)
 
@@ -263,6 +266,7 @@ def grade_notebook(path, *, timeout: float = 600, case_timeout: float | None = N
             nb = None
     text = text or ""
     expected = expected_questions(path, text)
+    report["set"] = exercise_set(path, text)[0]
     if not expected and nb is not None:
         report["problems"].append("no exercise set: the file name has no NN_ (as in alice_03_csr.ipynb) "
                                   "and no code cell calls check(...)")
@@ -371,6 +375,11 @@ def grade(paths, *, timeout: float = 600, case_timeout: float | None = None, see
     done = [r for r in reports if r is not None and NOT_FINISHED not in r["problems"]]
     summary = {"notebooks": done, "score": sum(r["score"] for r in done),
                "max_score": sum(r["max_score"] for r in done)}
+    by_set = {}
+    for r in done:
+        if r.get("set"):
+            by_set.setdefault(r["set"], []).append(r["notebook"])
+    summary["similar"] = similar_submissions(by_set)
     if interrupted:
         summary["interrupted"] = True
         summary["not_graded"] = [str(p) for p, r in zip(notebooks, reports) if r is None or r not in done]
@@ -418,6 +427,10 @@ Timeouts: --timeout is per cell; a check cell runs every case of its question (u
 
 Trust: a submission's code runs with your rights and could forge its results (or, with --jobs 2 or
 more, those graded beside it); grade untrusted work with --jobs 1 in a container.
+
+Shared answers: pairs of notebooks of one exercise set whose answer cells (those not in the
+exercise notebook) are the same once comments and spacing are dropped are listed after the
+tables, and in the JSON under "similar": read them side by side; short answers come out alike.
 
 Ctrl-C stops the grading: the running kernels are killed and the notebooks finished so far are
 printed and written.  Exit status: 0 done, 2 usage error, 130 stopped with Ctrl-C."""
@@ -474,6 +487,8 @@ def main(argv=None) -> int:
         args.json.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     if args.csv:
         write_gradebook(summary, args.csv)
+    if summary["similar"]:
+        print(format_similar(summary["similar"]), end="\n\n")
     if summary.get("interrupted"):
         print(f"stopped (Ctrl-C): {len(summary['notebooks'])} of {len(found)} notebooks graded; "
               f"not graded: {', '.join(summary['not_graded'])}", file=sys.stderr)

@@ -129,6 +129,20 @@ def test_course_total(graded):
     assert sum(len(nb["questions"]) for nb in report["notebooks"]) == 2 * 29
 
 
+def test_copies_of_one_answer_are_listed_and_the_course_has_none(graded):
+    """The 07 submissions are the solution plus one cell each: every pair shares its answer cells.
+    The course's own folders share none (an exercise notebook *is* the template)."""
+    assert graded["course"][3]["similar"] == []
+    assert {nb["set"] for nb in graded["course"][3]["notebooks"]} == {f"ex{n[:2]}" for n in NAMES}
+    rc, stdout, stderr, report = graded["broken"]
+    copies = sorted(nb["notebook"] for nb in report["notebooks"] if Path(nb["notebook"]).name.startswith("07_")
+                    and "invalid_json" not in nb["notebook"])
+    pairs = {tuple(p["notebooks"]) for p in report["similar"]}
+    assert len(copies) == 5 and pairs == {(a, b) for i, a in enumerate(copies) for b in copies[i + 1:]}
+    assert all(p["set"] == "ex07" and p["cells"] >= 1 for p in report["similar"])
+    assert "answer cells shared word for word" in stdout and stdout.index("shared word") < stdout.index("score:")
+
+
 def test_broken_submissions_are_contained(graded):
     rc, stdout, stderr, report = graded["broken"]
     assert rc == 0, stderr
