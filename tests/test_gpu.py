@@ -309,3 +309,32 @@ def test_plot_cli_names_a_file_that_holds_no_gpu_results(tmp_path, capsys):
             gpu.main(["--plot", str(path)])
         assert exc.value.code == 2
         assert "holds no GPU results" in capsys.readouterr().err
+
+
+def test_lesson_09_loads_the_newest_gpu_run_and_falls_back_to_the_reference(tmp_path):
+    import shutil
+
+    from sparsekit.experiments.gpu_results import REFERENCE, load_gpu_results, measurement_rows
+
+    doc, path = load_gpu_results()  # the committed results/ folder
+    assert path.name == "gpu-spmm-h100.json" and doc["schema"].startswith("sparsekit.gpu-spmm/")
+    rows = measurement_rows(doc)
+    assert len(rows) == sum(1 for r in doc["rows"] if "speedup" in r and r["method"] not in ("dense", "dense-fp16"))
+    assert rows and all(r["trusted"] and r["per_call"] > 0 and r["method"] != "dense" for r in rows)
+    assert any(r["graph"] is not None for r in rows) and {len(r["shape"]) for r in rows} == {3}
+
+    with pytest.raises(FileNotFoundError, match="no GPU results"):
+        load_gpu_results(tmp_path)
+    (tmp_path / "gpu" / "reference").mkdir(parents=True)
+    shutil.copy(REFERENCE, tmp_path / "gpu" / "reference" / REFERENCE.name)
+    ref, path = load_gpu_results(tmp_path)
+    assert path.parent.name == "reference"
+    rows = measurement_rows(ref)
+    semi = [r for r in rows if r["block"] == "2:4"]
+    assert len(rows) == 2 * len(ref["rows"]) + len(semi) and semi and not any(r["trusted"] for r in semi)
+    for date, name in (("2026-01-02", "old.json"), ("2026-03-04", "new.json")):
+        (tmp_path / "gpu" / name).write_text(json.dumps(dict(doc, date=date)), encoding="utf-8")
+    assert load_gpu_results(tmp_path)[1].name == "new.json"
+    (tmp_path / "gpu" / "broken.json").write_text("{ nope", encoding="utf-8")
+    with pytest.raises(ValueError, match="broken.json: not a JSON results file"):
+        load_gpu_results(tmp_path)

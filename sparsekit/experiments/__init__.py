@@ -7,6 +7,9 @@
 * ``python -m sparsekit.experiments.latency --quick|--full``: MobileNetV1
   end-to-end latency, dense vs sparse pointwise layers (and PyTorch eager
   when installed), saved under ``results/latency/``.
+* ``sparsekit.experiments.gpu_results``: the GPU runs of ``python -m
+  sparsekit.gpu`` (or the reference run) that lesson 09 plots, one row per
+  measurement.
 
 Quick mode runs in seconds (tests and notebooks); full-mode results are
 committed.
