@@ -53,8 +53,8 @@ shape, dtype or layout raises ``ValueError`` -- always before a kernel runs (``s
 The first call of a (kernel, dtype) compiles it (seconds); numba caches
 it on disk for later processes.  Time kernels after a warm-up call.
 
-Repeated calls: ``spmm`` keeps a call plan per matrix (:class:`_Plan`: the kernel, the
-flattened weights, the checks already passed) for each kind of operand, so the Python
+Repeated calls: ``spmm`` keeps a call plan per matrix (:mod:`sparsekit.callplan`: the kernel,
+the flattened weights, the checks already passed) for each kind of operand, so the Python
 around a repeated product is ~4 us (one thread) instead of ~8 us.  A plan is used only
 while ``A.data``, ``A.indices`` and ``A.indptr`` are the same array objects (values of
 ``data`` changed in place are seen; ``indices`` and ``indptr`` are read-only once checked;
@@ -67,26 +67,22 @@ its second thread to be scheduled (measured: ~8 ms per call under load, 20 us id
 
 The int8 kernels (int8 weights and activations, int32 accumulation) are in
 :mod:`sparsekit.quant` (``Int8BCSR``, ``spmm_int8``); ``spmm_int8`` keeps its call
-plans here too (measured on a small product: 24 -> 6 us per call).
+plans the same way (measured on a small product: 24 -> 6 us per call).
 """
 from __future__ import annotations
-
-import weakref
 
 import numba
 import numpy as np
 
+from .callplan import Plan, cached_plan, checked, keep_plan, n_rows_padded, padded_x, plan_key, run
 from .formats.bcsr import BCSR
 from .formats.csr import CSR
-from .formats.validation import as_operand, unchanged
-from .kernels import spmm_bcsr_general as _gen
+from .formats.validation import as_operand, check_no_overlap, check_out
 from .kernels import spmm_bcsr_tiled as _tiled
 from .kernels import spmv_bcsr_fast as _spmv_bcsr
 from .kernels import spmv_bcsr_unrolled as _spmv_unrolled
 from .kernels import spmv_csr_fast as _spmv_csr
 from .kernels.codegen import compile_for
-from .kernels.spmm_bcsr import spmm_bcsr as _ref_spmm_bcsr
-from .kernels.spmm_csr import spmm_csr as _ref_spmm_csr
 from .kernels.spmv_bcsr import spmv_bcsr as _ref_spmv_bcsr
 from .kernels.spmv_csr import spmv_csr as _ref_spmv_csr
 
@@ -196,31 +192,6 @@ def _check_tile(A, tile):
         raise ValueError(f"tile must be one of {allowed} for block {_block(A)}, got {tile}")
 
 
-def _check_out(out, shape, dtype):
-    if out is None:
-        return
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
-    if out.shape != shape:
-        raise ValueError(f"out must have shape {shape}, got {out.shape}")
-    if out.dtype != dtype:
-        raise ValueError(f"out must have dtype {dtype}, got {out.dtype}")
-    if not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError("out must be C-contiguous and writeable")
-
-
-def _check_no_overlap(out, X, A=None):
-    """A kernel reads ``X`` and the weights ``A.data`` while it writes ``out``: they must not
-    share memory."""
-    if out is None:
-        return
-    if np.may_share_memory(out, X):
-        raise ValueError("out must not share memory with X (the kernel reads X while it writes out)")
-    if A is not None and np.may_share_memory(out, A.data):
-        raise ValueError("out must not share memory with the matrix's data (the kernel reads the "
-                         "weights while it writes out)")
-
-
 # -- choice --------------------------------------------------------------------------------
 
 def _work(A, n_cols: int) -> int:
@@ -279,152 +250,18 @@ def _ensure_compiled(kernel, args, variant):
     _compiled.add(key)
 
 
-class _Plan:
-    """What ``spmm`` needs to call one kernel for one matrix and one kind of operand.
-
-    Built on the first call of a (variant, tile, dtype, HW, X writeable, threads) for a
-    matrix and kept until the matrix is garbage-collected, so that a repeated call (a
-    layer run again on new activations, the benchmark's loop) skips the choice, the
-    checks and the compile check: measured 8.3 -> 4.4 us per call on one thread, 11.8 ->
-    7.2 us on two, about 5% of the two-thread MobileNetV1 stack (13 calls, ~1.1 ms).  It
-    holds the matrix's arrays and is used only while ``A.data``, ``A.indices`` and
-    ``A.indptr`` are still those same objects, with the shapes and dtypes they had when
-    they were checked (arrays assigned or reshaped since are checked again:
-    :func:`_checked`).  Weights of another dtype than the product are converted on every
-    call (a kept copy would miss changes made in place).
-    """
-
-    __slots__ = ("data", "indices", "indptr", "state", "kern", "wf", "dtype", "rows", "tail", "flat", "zero")
-
-    def __init__(self, A, X, variant, tile, n_threads):
-        dtype = X.dtype
-        out_dtype = np.int32 if variant == "int8" else dtype  # int8 kernels accumulate in int32
-        n_cols = X.shape[1]
-        self.data, self.indices, self.indptr = A.data, A.indices, A.indptr
-        self.state = A._checked  # the caller ran _checked(A): these arrays passed the checks
-        self.dtype = dtype
-        self.rows = _n_rows_padded(A)
-        self.zero = A.nnz == 0 or n_cols == 0 or self.rows == 0
-        block = _block(A)
-        self.flat = variant != "reference"
-        if variant == "reference":
-            self.kern = _ref_spmm_csr if isinstance(A, CSR) else _ref_spmm_bcsr
-            self.tail = ()
-        elif tile is not None:
-            self.kern = _tiled.get_kernel(*block, tile, variant)
-            self.tail = (n_cols, n_threads) if variant == "parallel" else (n_cols,)
-        else:
-            self.kern = {"simd": _gen.spmm_bcsr_general, "scalar": _gen.spmm_bcsr_general_scalar,
-                         "parallel": _gen.spmm_bcsr_general_parallel}[variant]
-            self.tail = (n_cols,) + block
-        # the weights as the kernel takes them, or None: converted on each call
-        self.wf = None if self.data.dtype != dtype else self.data.reshape(-1) if self.flat else self.data
-        if not self.zero:  # compile now, with the variant's vectoriser settings
-            Y = np.empty((self.rows, n_cols), dtype=out_dtype)
-            compile_for(self.kern, self.args(_padded_x(A, X), Y), variant)
-
-    def args(self, Xp, Y) -> tuple:
-        wf = self.wf
-        if wf is None:
-            wf = self.data.astype(self.dtype)
-            wf = wf.reshape(-1) if self.flat else wf
-        if self.flat:
-            return (wf, self.indices, self.indptr, Xp.reshape(-1), Y.reshape(-1)) + self.tail
-        return (wf, self.indices, self.indptr, Xp, Y)
-
-
-#: ``id(A) -> {key: _Plan}``; an entry is dropped when its matrix is garbage-collected
-_plans: dict = {}
-
-
-def _checked(A) -> None:
-    """Run ``A.check_format()`` if ``A`` holds other arrays than those last checked.
-
-    The containers check their arrays when built and remember them (``A._checked``), but
-    ``A.indices = ...`` can be assigned later, and a kernel does no bounds checks: the
-    checks run again, once per new set of arrays, before any kernel sees them.  The checked
-    ``indices`` and ``indptr`` are read-only copies (:func:`~sparsekit.formats.validation.read_only`),
-    so they cannot be edited in place behind the checks' back; an array whose shape,
-    dtype or strides were changed in place (``A.data.dtype = np.float64``) counts as new
-    (:func:`~sparsekit.formats.validation.unchanged`), and ``A.shape`` cannot be assigned.
-    """
-    if not unchanged(getattr(A, "_checked", None), A.data, A.indices, A.indptr):
-        A.check_format()
-
-
-def _plan_key(variant, tile, X, n_threads) -> tuple:
-    # type(tile): 8.0 == 8 and True == 1 hash alike, and must not find the plan an int 8 or 1 made
-    return (variant, type(tile), tile, X.dtype, X.shape[1], X.flags.writeable, n_threads)
-
-
-def _cached_plan(A, key):
-    """The :class:`_Plan` kept for ``A`` under ``key`` if ``A`` still holds its arrays, else None."""
-    mine = _plans.get(id(A))
-    try:
-        p = mine.get(key) if mine is not None else None
-    except TypeError:  # an unhashable variant or tile: the caller's checks name it
-        return None
-    if p is not None and unchanged(p.state, A.data, A.indices, A.indptr):
-        return p
-    return None
-
-
-def _keep_plan(A, key, p: _Plan) -> _Plan:
-    mine = _plans.get(id(A))
-    if mine is None:
-        mine = _plans[id(A)] = {}
-        weakref.finalize(A, _plans.pop, id(A), None)
-    mine[key] = p
-    return p
-
-
-def _plan(A, X, variant, tile) -> _Plan:
-    """The cached :class:`_Plan` for these operands (validating ``variant``/``tile`` on a miss)."""
+def _plan(A, X, variant, tile) -> Plan:
+    """The cached :class:`Plan` for these operands (validating ``variant``/``tile`` on a miss)."""
     n_threads = numba.get_num_threads() if variant == "auto" or variant == "parallel" else 1
-    key = _plan_key(variant, tile, X, n_threads)
-    p = _cached_plan(A, key)
+    key = plan_key(variant, tile, X, n_threads)
+    p = cached_plan(A, key)
     if p is not None:
         return p
     _check_variant(variant)
     _check_tile(A, tile)
-    _checked(A)
+    checked(A)
     v, t = _choose(A, X.dtype, X.shape[1], variant, tile)
-    return _keep_plan(A, key, _Plan(A, X, v, t, n_threads))
-
-
-def _padded_x(A, X):
-    if isinstance(A, CSR):
-        return X
-    c = A.blocksize[1]
-    padded = -(-A.shape[1] // c) * c
-    if X.shape[0] == padded:
-        return X
-    xp = np.zeros((padded,) + X.shape[1:], dtype=X.dtype)
-    xp[: X.shape[0]] = X
-    return xp
-
-
-def _n_rows_padded(A) -> int:
-    if isinstance(A, CSR):
-        return A.shape[0]
-    return (A.indptr.shape[0] - 1) * A.blocksize[0]
-
-
-def _result_buffer(out, rows: int, shape: tuple, dtype) -> np.ndarray:
-    """Where a kernel writes: ``out`` itself when it has the padded row count, else a new array."""
-    if out is not None and rows == shape[0]:
-        return out
-    return np.empty((rows, shape[1]), dtype=dtype)
-
-
-def _trim_result(Y: np.ndarray, out, n_rows: int) -> np.ndarray:
-    """Drop the padded rows of ``Y``; copy into ``out`` when the kernel could not write there."""
-    if Y is out:
-        return out
-    if out is not None:
-        out[...] = Y[:n_rows]
-        return out
-    return Y[:n_rows]
+    return keep_plan(A, key, Plan(A, X, v, t, n_threads))
 
 
 def spmm(A, X, *, variant: str = "auto", tile=None, out=None) -> np.ndarray:
@@ -443,15 +280,9 @@ def spmm(A, X, *, variant: str = "auto", tile=None, out=None) -> np.ndarray:
         raise ValueError(f"spmm needs a 2-D X (C_in x HW); got {X.ndim}-D, use spmv for vectors")
     shape = (A.shape[0], X.shape[1])
     if out is not None:
-        _check_out(out, shape, X.dtype)
-        _check_no_overlap(out, X, A)
-    p = _plan(A, X, variant, tile)
-    Y = _result_buffer(out, p.rows, shape, X.dtype)
-    if p.zero:
-        Y[...] = 0
-    else:
-        p.kern(*p.args(_padded_x(A, X), Y))
-    return _trim_result(Y, out, shape[0])
+        check_out(out, shape, X.dtype)
+        check_no_overlap(out, X, A)
+    return run(_plan(A, X, variant, tile), A, X, out, shape, X.dtype)
 
 
 def spmv(A, x, *, variant: str = "auto") -> np.ndarray:
@@ -491,7 +322,7 @@ def _spmv_kernel(A, variant):
 
 
 def _spmv_run(A, x, variant):
-    _checked(A)
+    checked(A)
     dtype = x.dtype
     data = A.data if A.data.dtype == dtype else A.data.astype(dtype)
     variant = _spmv_variant(A, variant)
@@ -504,8 +335,8 @@ def _spmv_run(A, x, variant):
         _ensure_compiled(kern, args, variant)
         kern(*args)
         return y
-    xp = _padded_x(A, x)
-    y = np.empty(_n_rows_padded(A), dtype=dtype)
+    xp = padded_x(A, x)
+    y = np.empty(n_rows_padded(A), dtype=dtype)
     if y.shape[0] == 0:
         return y[: A.shape[0]]
     if kind == "reference":

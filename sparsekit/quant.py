@@ -25,29 +25,20 @@ import numbers
 
 import numpy as np
 
+from .callplan import Plan, cached_plan, checked, keep_plan, plan_key, run
 from .formats.bcsr import BCSR, _check_padding
 from .formats.validation import (
     as_index_array,
     check_blocksize,
     check_indices_in_range,
     check_indptr,
+    check_no_overlap,
+    check_out,
     check_shape,
     checked_state,
     common_index_dtype,
     fixed,
     read_only,
-)
-from .dispatch import (
-    _cached_plan,
-    _check_no_overlap,
-    _check_out,
-    _checked,
-    _keep_plan,
-    _padded_x,
-    _Plan,
-    _plan_key,
-    _result_buffer,
-    _trim_result,
 )
 from .kernels import spmm_bcsr_tiled as _tiled
 
@@ -233,21 +224,16 @@ def spmm_int8(Q: Int8BCSR, X8, *, tile=None, out=None) -> np.ndarray:
     if int(tile) not in _tiled.TILES:
         raise ValueError(f"tile must be one of {_tiled.TILES}, got {tile!r}")
     shape = (Q.shape[0], X8.shape[1])
-    _check_out(out, shape, np.dtype(np.int32))
+    check_out(out, shape, np.dtype(np.int32))
     X8 = np.ascontiguousarray(X8)
-    _check_no_overlap(out, X8, Q)
-    key = _plan_key("int8", int(tile), X8, 1)
-    p = _cached_plan(Q, key)  # kernel, flat weights and compile check, kept per (tile, HW, ...)
+    check_no_overlap(out, X8, Q)
+    key = plan_key("int8", int(tile), X8, 1)
+    p = cached_plan(Q, key)  # kernel, flat weights and compile check, kept per (tile, HW, ...)
     if p is None:
-        _checked(Q)
+        checked(Q)
         _check_no_overflow(Q)
-        p = _keep_plan(Q, key, _Plan(Q, X8, "int8", int(tile), 1))
-    Y = _result_buffer(out, p.rows, shape, np.int32)
-    if p.zero:
-        Y[...] = 0
-    else:
-        p.kern(*p.args(_padded_x(Q, X8), Y))
-    return _trim_result(Y, out, shape[0])
+        p = keep_plan(Q, key, Plan(Q, X8, "int8", int(tile), 1))
+    return run(p, Q, X8, out, shape, np.int32)
 
 
 def qmatmul(Q: Int8BCSR, X, x_scale=None) -> np.ndarray:

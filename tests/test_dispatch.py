@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sparsekit import BCSR, CSR, dispatch
+from sparsekit import BCSR, CSR, callplan, dispatch
 from sparsekit.quant import Int8BCSR
 from sparsekit.kernels import spmm_bcsr_tiled as tiled
 
@@ -191,10 +191,10 @@ def test_cached_plan_follows_the_matrix_and_dies_with_it():
     finally:
         numba.set_num_threads(before)
     key = id(A)
-    assert key in dispatch._plans
+    assert key in callplan.plans
     del A
     gc.collect()
-    assert key not in dispatch._plans
+    assert key not in callplan.plans
 
 
 def test_arrays_assigned_after_construction_are_checked_before_a_kernel():

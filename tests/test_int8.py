@@ -140,7 +140,7 @@ def test_int8_scale_assigned_later_is_checked(value, exc):
 def test_int8_plan_is_kept_follows_the_arrays_and_goes_with_the_matrix():
     import gc
 
-    from sparsekit import dispatch
+    from sparsekit import callplan
 
     rng = np.random.default_rng(5)
     W = random_int8_blocks(rng, 16, 12, (4, 1), 0.5)
@@ -148,20 +148,20 @@ def test_int8_plan_is_kept_follows_the_arrays_and_goes_with_the_matrix():
     Q = Int8BCSR.from_bcsr(BCSR.from_dense(W.astype(np.float32), blocksize=(4, 1)), scale=1.0)
     ref = W.astype(np.int64) @ X.astype(np.int64)
     assert np.array_equal(spmm_int8(Q, X), ref)
-    (p,) = dispatch._plans[id(Q)].values()
+    (p,) = callplan.plans[id(Q)].values()
     assert np.array_equal(spmm_int8(Q, X), ref)  # the second call reuses it
-    assert list(dispatch._plans[id(Q)].values()) == [p]
+    assert list(callplan.plans[id(Q)].values()) == [p]
     Q.data[...] = -Q.data  # values edited in place: the kept plan holds the same array
     assert np.array_equal(spmm_int8(Q, X), -ref)
     assert np.array_equal(spmm_int8(Q, X[:, :7], tile=8), -ref[:, :7])  # another HW and tile
-    assert len(dispatch._plans[id(Q)]) == 2
+    assert len(callplan.plans[id(Q)]) == 2
     B = Int8BCSR.from_bcsr(BCSR.from_dense(W[::-1].astype(np.float32), blocksize=(4, 1)), scale=1.0)
     Q.data, Q.indices, Q.indptr = B.data, B.indices, B.indptr  # new arrays: checked, new plan
     assert np.array_equal(spmm_int8(Q, X), W[::-1].astype(np.int64) @ X.astype(np.int64))
     key = id(Q)
     del Q
     gc.collect()
-    assert key not in dispatch._plans
+    assert key not in callplan.plans
 
 
 def test_rows_that_could_overflow_int32_are_refused():

@@ -73,6 +73,32 @@ def parse_blocksize(text, name: str = "block shape") -> tuple:
     return r, c
 
 
+def check_out(out, shape, dtype):
+    """``out`` for a product: None, or a C-contiguous writeable array of ``shape`` and ``dtype``."""
+    if out is None:
+        return
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out must have shape {shape}, got {out.shape}")
+    if out.dtype != dtype:
+        raise ValueError(f"out must have dtype {dtype}, got {out.dtype}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("out must be C-contiguous and writeable")
+
+
+def check_no_overlap(out, X, A=None):
+    """A kernel reads ``X`` and the weights ``A.data`` while it writes ``out``: they must not
+    share memory."""
+    if out is None:
+        return
+    if np.may_share_memory(out, X):
+        raise ValueError("out must not share memory with X (the kernel reads X while it writes out)")
+    if A is not None and np.may_share_memory(out, A.data):
+        raise ValueError("out must not share memory with the matrix's data (the kernel reads the "
+                         "weights while it writes out)")
+
+
 def as_float_array(name: str, values, *, ndim: int | None = None, dtype=None) -> np.ndarray:
     """A C-contiguous float32/float64 array; ints and bools become float64.
 
