@@ -91,7 +91,7 @@ def checked(A) -> None:
     dtype or strides were changed in place (``A.data.dtype = np.float64``) counts as new
     (:func:`~sparsekit.formats.validation.unchanged`), and ``A.shape`` cannot be assigned.
     """
-    if not unchanged(getattr(A, "checked", None), A.data, A.indices, A.indptr):
+    if not unchanged(getattr(A, "_checked", None), A.data, A.indices, A.indptr):
         A.check_format()
 
 

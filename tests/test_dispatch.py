@@ -430,3 +430,24 @@ def test_the_unchecked_product_is_private():
         A @ np.ones(3)
     with pytest.raises(ValueError):
         d.spmv(A, np.ones(3))
+
+
+def test_checks_run_once_per_set_of_arrays_not_per_call(monkeypatch):
+    """``callplan.checked`` re-runs ``check_format`` only for arrays it has not seen: a repeated
+    product (SpMV has no plan; a new HW misses the plan cache) must not pay an O(nnz) check."""
+    rng = np.random.default_rng(3)
+    W = np.where(rng.random((40, 24)) < 0.3, rng.standard_normal((40, 24)), 0).astype(np.float32)
+    for A in (CSR.from_dense(W), BCSR.from_dense(W, blocksize=(4, 1))):
+        calls = []
+        original = type(A).check_format
+        monkeypatch.setattr(type(A), "check_format", lambda self: (calls.append(1), original(self))[1])
+        x = rng.standard_normal(24).astype(np.float32)
+        for hw in (1, 5, 9):
+            np.testing.assert_allclose(A @ x, W @ x, rtol=1e-5, atol=1e-5)
+            X = rng.standard_normal((24, hw)).astype(np.float32)
+            np.testing.assert_allclose(A @ X, W @ X, rtol=1e-5, atol=1e-5)
+        assert calls == []
+        A.indices = A.indices.copy()  # new arrays: checked once, before the next kernel
+        np.testing.assert_allclose(A @ x, W @ x, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(A @ x, W @ x, rtol=1e-5, atol=1e-5)
+        assert calls == [1]
